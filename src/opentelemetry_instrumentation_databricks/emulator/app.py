@@ -1,0 +1,128 @@
+"""The :class:`Emulator`: a local Databricks workspace that the real connector and the real SDK talk to."""
+
+from __future__ import annotations
+
+import importlib
+from types import TracebackType
+from typing import Any
+
+from .clock import Clock
+from .http import Fault, HttpApp
+from .workspace import Warehouse, Workspace
+
+DEFAULT_TOKEN = "dapi-emulator-0000000000000000"
+
+# Each module has ``register(app: HttpApp, workspace: Workspace) -> None``; the order does not matter.
+SERVICE_MODULES = (
+    "opentelemetry_instrumentation_databricks.emulator.sql.thrift",
+    "opentelemetry_instrumentation_databricks.emulator.sql.statements",
+    "opentelemetry_instrumentation_databricks.emulator.warehouses",
+)
+
+
+class Emulator:
+    """A local Databricks workspace on 127.0.0.1.
+
+    ::
+
+        with Emulator() as ws:
+            with ws.sql_connect() as conn, conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            ws.clock.advance(3600)
+
+    ``warehouse_size`` is the size of the default SQL warehouse; ``clock`` lets a caller share or pre-set
+    simulated time (``Clock(frozen=True)`` for fully deterministic tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        token: str = DEFAULT_TOKEN,
+        warehouse_size: str = "Small",
+        clock: Clock | None = None,
+        catalog: str = "main",
+        schema: str = "default",
+    ) -> None:
+        self.clock = clock or Clock()
+        self.token = token
+        self.catalog = catalog
+        self.schema = schema
+        self._requested_port = port
+        self._app = HttpApp(token)
+        self.workspace = Workspace(self.clock)
+        self.warehouse: Warehouse = self.workspace.add_warehouse("Emulator Warehouse", warehouse_size)
+        self.port: int | None = None
+        for name in SERVICE_MODULES:
+            importlib.import_module(name).register(self._app, self.workspace)
+
+    # life cycle
+    def start(self) -> Emulator:
+        if self.port is None:
+            self.port = self._app.start(self._requested_port)
+            self.workspace.host = self.host
+        return self
+
+    def stop(self) -> None:
+        self._app.stop()
+        self.port = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    # where to connect
+    @property
+    def server_hostname(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def host(self) -> str:
+        """The workspace URL, as the SDK's ``Config(host=...)`` takes it."""
+        if self.port is None:
+            raise RuntimeError("the emulator is not running: call start() or use it as a context manager")
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def warehouse_id(self) -> str:
+        return self.warehouse.id
+
+    @property
+    def http_path(self) -> str:
+        return self.warehouse.http_path
+
+    @property
+    def faults(self):
+        """Fault switches: ``ws.faults.add(r"/api/2.2/jobs/runs/get", Fault(status=503, times=1))``."""
+        return self._app.faults
+
+    def connect_kwargs(self, *, use_sea: bool = False, **overrides: Any) -> dict[str, Any]:
+        """Keyword arguments for ``databricks.sql.connect`` that are right for this local, plain-HTTP server."""
+        kwargs: dict[str, Any] = {
+            "server_hostname": self.server_hostname,
+            "http_path": self.http_path,
+            "access_token": self.token,
+            "enable_telemetry": False,
+            "_retry_stop_after_attempts_count": 1,
+            "_retry_stop_after_attempts_duration": 1,
+            "_retry_delay_min": 0.01,
+            "_retry_delay_max": 0.05,
+            "_socket_timeout": 30,
+        }
+        if use_sea:
+            kwargs.update(use_sea=True, server_hostname=f"http://{self.server_hostname}", _port=self.port)
+        else:
+            kwargs["_connection_uri"] = f"{self.host}{self.http_path}"
+        kwargs.update(overrides)
+        return kwargs
+
+    def sql_connect(self, **kwargs: Any):
+        """A real ``databricks.sql`` connection to this emulator (Thrift by default, ``use_sea=True`` for SEA)."""
+        from databricks import sql
+
+        return sql.connect(**self.connect_kwargs(**kwargs))
+
+
+__all__ = ["Clock", "Emulator", "Fault"]
