@@ -1,0 +1,95 @@
+"""OpenTelemetry instrumentation for Databricks: spans, tags and cost for the SQL connector and the SDK.
+
+Usage
+-----
+
+Zero code, with the ``opentelemetry-instrument`` launcher (options come from ``OTEL_INSTRUMENTATION_DATABRICKS_*``
+environment variables, see :mod:`.environment_variables`)::
+
+    opentelemetry-instrument --traces_exporter otlp python my_job.py
+
+Programmatically::
+
+    from databricks import sql
+    from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
+
+    DatabricksInstrumentor().instrument(warehouse_sizes={"abc123": "Medium"})
+
+    with orchestration_context(job_name="nightly", run_id="42"):
+        with sql.connect(server_hostname=..., http_path=..., access_token=...) as conn:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT * FROM main.sales.orders WHERE day = :day", {"day": "2026-11-27"})
+
+Every statement gets a CLIENT span with its Databricks statement id, warehouse, orchestration context and an
+estimate of DBUs and dollars; the same ids go into Databricks as query tags, so ``system.query.history`` joins
+back to the trace.
+
+Options of ``instrument()``: ``tracer_provider``, ``meter_provider``, ``request_hook(span, cursor, args,
+kwargs)``, ``response_hook(span, cursor, error)``, ``capture_query_text`` (``sanitized``/``raw``/``off``),
+``inject_tags``, ``opaque_id_tag_key``, ``warehouse_sizes`` (``{warehouse_id: "Medium"}`` or
+``"Medium*2"`` for two clusters), ``default_warehouse_size``, ``warehouse_lookup``, ``sql_dollars_per_dbu``,
+``metrics``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+
+from .config import ConfigurationError, Settings
+from .context import OrchestrationContext, current_context, load_environment, orchestration_context
+from .cost.metrics import CostMetrics
+from .cost.warehouse_sizes import WarehouseSizes
+from .package import _instruments, _instruments_any
+from .version import __version__
+
+_logger = logging.getLogger(__name__)
+
+_SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+
+__all__ = [
+    "ConfigurationError",
+    "DatabricksInstrumentor",
+    "OrchestrationContext",
+    "current_context",
+    "orchestration_context",
+]
+
+
+class DatabricksInstrumentor(BaseInstrumentor):
+    """Instruments ``databricks-sql-connector`` (and, where installed, ``databricks-sdk``)."""
+
+    _sql = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    def _check_dependency_conflicts(self) -> DependencyConflict | None:
+        return get_dependency_conflicts(_instruments, _instruments_any)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        settings = Settings.load(kwargs)
+        load_environment()
+        tracer = trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
+        cost_metrics = None
+        if settings.metrics:
+            meter = metrics.get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url=_SCHEMA_URL)
+            cost_metrics = CostMetrics(meter)
+        sizes = WarehouseSizes(settings.warehouse_sizes, settings.default_warehouse_size, settings.warehouse_lookup)
+        if importlib.util.find_spec("databricks.sql") is not None:
+            from .sql import SqlPatches
+
+            patches = SqlPatches(tracer, cost_metrics, settings, sizes)
+            patches.install()
+            DatabricksInstrumentor._sql = patches
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        if DatabricksInstrumentor._sql is not None:
+            DatabricksInstrumentor._sql.uninstall()
+            DatabricksInstrumentor._sql = None

@@ -1,0 +1,345 @@
+"""Patches on ``databricks.sql.client.Cursor``: one CLIENT span per statement or metadata call.
+
+``execute`` and ``executemany`` (one span for the batch: it calls ``execute`` per parameter set), the metadata
+calls ``catalogs``/``schemas``/``tables``/``columns``, and ``execute_async`` whose span stays open until
+``get_async_execution_result`` (or the cursor's next statement, or ``close``) ends it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+from time import time_ns
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.semconv.attributes.db_attributes import (
+    DB_COLLECTION_NAME,
+    DB_OPERATION_BATCH_SIZE,
+    DB_OPERATION_NAME,
+    DB_QUERY_SUMMARY,
+    DB_QUERY_TEXT,
+    DB_RESPONSE_STATUS_CODE,
+)
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from wrapt import wrap_function_wrapper
+
+from ..attributes import COST_ESTIMATE_METHOD, COST_ESTIMATED_USD, DBU_ESTIMATED, STATEMENT_ID, TAGS_DROPPED
+from ..config import Settings
+from ..context import OPAQUE_ID, current_context, new_opaque_id
+from ..cost.estimate import warehouse_time
+from ..cost.metrics import CostMetrics
+from ..cost.warehouse_sizes import WarehouseSizes
+from ..tags import QUERY_TAGS, merge_tags, orchestration_tags
+from .connection import ConnectionFacts, facts_of
+from .errors import error_facts
+from .statement import statement_info
+
+_logger = logging.getLogger(__name__)
+
+_CURSOR = "databricks.sql.client"
+_PENDING = "_otel_databricks_pending"
+_in_batch: ContextVar[bool] = ContextVar("databricks_sql_in_batch", default=False)
+
+_METADATA_OPERATIONS = {
+    "catalogs": "GetCatalogs",
+    "schemas": "GetSchemas",
+    "tables": "GetTables",
+    "columns": "GetColumns",
+}
+_QUERY_TAGS_POSITION = {"execute": 4, "execute_async": 3, "executemany": 2}
+
+
+class _Statement:
+    """One statement in flight: its span, its context token and what is needed to finish it."""
+
+    __slots__ = ("facts", "metric_attributes", "previous_command", "span", "start", "token")
+
+    def __init__(
+        self,
+        facts: ConnectionFacts,
+        metric_attributes: dict[str, str],
+        span: trace.Span,
+        start: int,
+        token: object,
+        previous_command: object,
+    ) -> None:
+        self.facts = facts
+        self.metric_attributes = metric_attributes
+        self.span = span
+        self.start = start
+        self.token = token
+        self.previous_command = previous_command
+
+
+class SqlPatches:
+    """Installs and removes the cursor patches; holds what the wrappers share."""
+
+    def __init__(
+        self, tracer: trace.Tracer, metrics: CostMetrics | None, settings: Settings, sizes: WarehouseSizes
+    ) -> None:
+        self._tracer = tracer
+        self._metrics = metrics
+        self._settings = settings
+        self._sizes = sizes
+        self._failures_logged: set[str] = set()
+        self._tags_supported = True
+
+    # installation
+    def install(self) -> None:
+        from databricks.sql.client import Cursor
+
+        self._tags_supported = "query_tags" in inspect.signature(Cursor.execute).parameters
+        if self._settings.inject_tags and not self._tags_supported:
+            _logger.warning(
+                "This databricks-sql-connector has no query_tags: statements are traced but not tagged. "
+                "Upgrade to databricks-sql-connector >= 4.1 to write tags into query history."
+            )
+        wrap_function_wrapper(_CURSOR, "Cursor.execute", self._execute)
+        wrap_function_wrapper(_CURSOR, "Cursor.executemany", self._executemany)
+        wrap_function_wrapper(_CURSOR, "Cursor.execute_async", self._execute_async)
+        wrap_function_wrapper(_CURSOR, "Cursor.get_async_execution_result", self._get_async_execution_result)
+        wrap_function_wrapper(_CURSOR, "Cursor.close", self._close)
+        for method in _METADATA_OPERATIONS:
+            wrap_function_wrapper(_CURSOR, f"Cursor.{method}", self._metadata)
+
+    @staticmethod
+    def uninstall() -> None:
+        from databricks.sql.client import Cursor
+
+        for method in (
+            "execute",
+            "executemany",
+            "execute_async",
+            "get_async_execution_result",
+            "close",
+            *_METADATA_OPERATIONS,
+        ):
+            unwrap(Cursor, method)
+
+    # wrappers
+    def _execute(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
+        if _in_batch.get() or not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        return self._traced(wrapped, cursor, args, kwargs, "execute", None)
+
+    def _executemany(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
+        if _in_batch.get() or not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        token = _in_batch.set(True)
+        try:
+            return self._traced(wrapped, cursor, args, kwargs, "executemany", None)
+        finally:
+            _in_batch.reset(token)
+
+    def _metadata(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        return self._traced(wrapped, cursor, args, kwargs, "metadata", _METADATA_OPERATIONS[wrapped.__name__])
+
+    def _execute_async(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        self._finish_pending(cursor)
+        try:
+            statement, args, kwargs = self._start(cursor, args, kwargs, "execute_async", None)
+        except Exception:
+            self._log_once("start")
+            return wrapped(*args, **kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            otel_context.detach(statement.token)
+            self._finish(statement, cursor, exc)
+            raise
+        otel_context.detach(statement.token)
+        cursor.__dict__[_PENDING] = statement
+        return result
+
+    def _get_async_execution_result(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
+        statement = cursor.__dict__.pop(_PENDING, None)
+        if statement is None:
+            return wrapped(*args, **kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            self._finish(statement, cursor, exc)
+            raise
+        self._finish(statement, cursor, None)
+        return result
+
+    def _close(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
+        self._finish_pending(cursor)
+        return wrapped(*args, **kwargs)
+
+    # the traced call
+    def _traced(
+        self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict, kind: str, operation: str | None
+    ) -> Any:
+        try:
+            self._finish_pending(cursor)
+            statement, args, kwargs = self._start(cursor, args, kwargs, kind, operation)
+        except Exception:
+            self._log_once("start")
+            return wrapped(*args, **kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            otel_context.detach(statement.token)
+            self._finish(statement, cursor, exc)
+            raise
+        otel_context.detach(statement.token)
+        self._finish(statement, cursor, None)
+        return result
+
+    def _start(
+        self, cursor: Any, args: tuple, kwargs: dict, kind: str, operation: str | None
+    ) -> tuple[_Statement, tuple, dict]:
+        start = time_ns()
+        facts = facts_of(cursor.connection)
+        settings = self._settings
+        attributes = dict(facts.span_attributes)
+        if operation is None:
+            text = args[0] if args else kwargs.get("operation")
+            info = statement_info(text) if isinstance(text, str) else None
+            if info is not None:
+                operation = info.operation
+                name = info.summary
+                attributes[DB_QUERY_SUMMARY] = info.summary
+                if info.collection is not None:
+                    attributes[DB_COLLECTION_NAME] = info.collection
+                if settings.capture_query_text == "sanitized":
+                    attributes[DB_QUERY_TEXT] = info.sanitized
+                elif settings.capture_query_text == "raw":
+                    attributes[DB_QUERY_TEXT] = text
+            else:
+                name = "databricks"
+        else:
+            name = operation
+        if kind == "executemany":
+            parameter_sets = args[1] if len(args) > 1 else kwargs.get("seq_of_parameters")
+            with contextlib.suppress(TypeError):
+                attributes[DB_OPERATION_BATCH_SIZE] = len(parameter_sets)
+            operation = f"BATCH {operation}" if operation else "BATCH"
+            name = f"BATCH {name}"
+        if operation is not None:
+            attributes[DB_OPERATION_NAME] = operation
+        context = current_context()
+        attributes.update(context.attributes)
+        opaque_id = new_opaque_id() if kind != "metadata" else None
+        if opaque_id is not None:
+            attributes[OPAQUE_ID] = opaque_id
+        metric_attributes = facts.metric_attributes
+        if context or operation is not None:
+            metric_attributes = dict(metric_attributes)
+            if operation is not None:
+                metric_attributes[DB_OPERATION_NAME] = operation
+            if context.job_name is not None:
+                metric_attributes["dagster.job.name"] = context.job_name
+            if context.asset_key is not None:
+                metric_attributes["dagster.asset.key"] = context.asset_key
+        span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes, start_time=start)
+        if opaque_id is not None and settings.inject_tags and self._tags_supported:
+            try:
+                args, kwargs = self._with_query_tags(span, facts, context, opaque_id, args, kwargs, kind)
+            except Exception:
+                self._log_once("query tags")
+        if settings.request_hook is not None:
+            self._call_hook(settings.request_hook, span, cursor, args, kwargs)
+        token = otel_context.attach(
+            otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span))
+        )
+        return _Statement(facts, metric_attributes, span, start, token, cursor.active_command_id), args, kwargs
+
+    def _with_query_tags(
+        self,
+        span: trace.Span,
+        facts: ConnectionFacts,
+        context: Any,
+        opaque_id: str,
+        args: tuple,
+        kwargs: dict,
+        kind: str,
+    ) -> tuple[tuple, dict]:
+        position = _QUERY_TAGS_POSITION[kind]
+        user_tags = args[position] if len(args) > position else kwargs.get("query_tags")
+        if facts.session_tags:
+            user_tags = {**facts.session_tags, **user_tags} if user_tags else facts.session_tags
+        span_context = span.get_span_context()
+        ours = orchestration_tags(
+            context,
+            opaque_id,
+            f"{span_context.trace_id:032x}",
+            f"{span_context.span_id:016x}",
+            self._settings.opaque_id_tag_key,
+        )
+        merged, dropped = merge_tags(user_tags, ours, QUERY_TAGS)
+        if dropped:
+            span.set_attribute(TAGS_DROPPED, dropped)
+            _logger.debug("query tags full (%d): left out %s", QUERY_TAGS.max_tags, dropped)
+        if len(args) > position:
+            args = (*args[:position], merged, *args[position + 1 :])
+        else:
+            kwargs = {**kwargs, "query_tags": merged}
+        return args, kwargs
+
+    def _finish(self, statement: _Statement, cursor: Any, error: BaseException | None) -> None:
+        try:
+            end = time_ns()
+            span = statement.span
+            command = cursor.active_command_id
+            if command is not None and command is not statement.previous_command:
+                span.set_attribute(STATEMENT_ID, command.to_hex_guid())
+            seconds = (end - statement.start) / 1e9
+            rate, method = self._sizes.rate(statement.facts.warehouse_id)
+            estimate = warehouse_time(seconds, rate, self._settings.sql_dollars_per_dbu, method)
+            span.set_attribute(DBU_ESTIMATED, estimate.dbu)
+            span.set_attribute(COST_ESTIMATED_USD, estimate.dollars)
+            span.set_attribute(COST_ESTIMATE_METHOD, estimate.method)
+            metric_attributes = statement.metric_attributes
+            if error is not None:
+                error_type, status_code = error_facts(error)
+                span.set_attribute(ERROR_TYPE, error_type)
+                if status_code is not None:
+                    span.set_attribute(DB_RESPONSE_STATUS_CODE, status_code)
+                span.set_status(Status(StatusCode.ERROR, error_type))
+                metric_attributes = {**metric_attributes, ERROR_TYPE: error_type}
+            if self._settings.response_hook is not None:
+                self._call_hook(self._settings.response_hook, span, cursor, error)
+            span.end(end_time=end)
+            if self._metrics is not None:
+                self._metrics.record(seconds, estimate.dbu, estimate.dollars, metric_attributes)
+            if method != "configured_size":
+                self._sizes.request_lookup(
+                    statement.facts.warehouse_id,
+                    statement.facts.base_url,
+                    statement.facts.auth_headers if statement.facts.auth_provider else None,
+                )
+        except Exception:
+            self._log_once("finish")
+
+    def _finish_pending(self, cursor: Any) -> None:
+        statement = cursor.__dict__.pop(_PENDING, None)
+        if statement is not None:
+            self._finish(statement, cursor, None)
+
+    def _call_hook(self, hook: Callable[..., Any], *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:
+            self._log_once(f"hook {getattr(hook, '__name__', hook)}")
+
+    def _log_once(self, where: str) -> None:
+        """Log the first failure of each kind; the user's statement always runs on, untouched."""
+        if where not in self._failures_logged:
+            self._failures_logged.add(where)
+            _logger.warning(
+                "Databricks SQL instrumentation failed in %s; the statement itself is unaffected.", where, exc_info=True
+            )
