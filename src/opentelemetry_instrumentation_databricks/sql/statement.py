@@ -49,6 +49,15 @@ def _replace(match: re.Match[str]) -> str:
     return "?"
 
 
+def _operation_after_ctes(text: str, position: int) -> str | None:
+    """The first main keyword outside parentheses: the operation of ``WITH a AS (...) INSERT ...``."""
+    for found in _MAIN_OPERATION.finditer(text, position):
+        prefix = text[position : found.start()]
+        if prefix.count("(") == prefix.count(")"):
+            return found.group().upper()
+    return None
+
+
 def sanitize(text: str) -> str:
     """The statement with every literal (strings, numbers, ``$$`` bodies) replaced by ``?`` and comments removed."""
     return " ".join(_LITERALS.sub(_replace, text).split())
@@ -59,8 +68,7 @@ def describe(text: str) -> StatementInfo:
     keyword = _KEYWORD.search(sanitized)
     operation = keyword.group().upper() if keyword else None
     if operation == "WITH":
-        main = _MAIN_OPERATION.search(sanitized, keyword.end())
-        operation = main.group().upper() if main else operation
+        operation = _operation_after_ctes(sanitized, keyword.end()) or operation
     tables = [t for t in _TABLE.findall(sanitized) if t.lower() not in _NOT_TABLES]
     collection = tables[0].replace(" ", "") if len(set(tables)) == 1 else None
     if operation is None:
