@@ -38,7 +38,7 @@ def test_sql_error_is_the_same_with_and_without_instrumentation(connect, telemet
 
 
 def test_results_are_identical_with_and_without_instrumentation(connect, telemetry):
-    query = "SELECT id, id * 2.5 AS half, 'x' || id AS label FROM range(300)"
+    query = "SELECT r.id, r.id * 2.5 AS half, 'x' || r.id AS label FROM range(300) AS r(id)"
 
     def run():
         with connect() as connection, connection.cursor() as cursor:
