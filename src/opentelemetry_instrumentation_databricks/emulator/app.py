@@ -17,6 +17,11 @@ SERVICE_MODULES = (
     "opentelemetry_instrumentation_databricks.emulator.sql.thrift",
     "opentelemetry_instrumentation_databricks.emulator.sql.statements",
     "opentelemetry_instrumentation_databricks.emulator.warehouses",
+    "opentelemetry_instrumentation_databricks.emulator.discovery",
+    "opentelemetry_instrumentation_databricks.emulator.clusters",
+    "opentelemetry_instrumentation_databricks.emulator.pipelines",
+    "opentelemetry_instrumentation_databricks.emulator.jobs",
+    "opentelemetry_instrumentation_databricks.emulator.commands",
 )
 
 
@@ -123,6 +128,85 @@ class Emulator:
         from databricks import sql
 
         return sql.connect(**self.connect_kwargs(**kwargs))
+
+    # workspace services: jobs, pipelines, clusters, commands
+    def workspace_client(self, **config: Any):
+        """A real ``databricks.sdk.WorkspaceClient`` for this emulator, deaf to ``DATABRICKS_*`` variables and
+        config profiles, whose retry sleeps advance the emulator clock. ``config`` overrides ``Config`` keywords."""
+        from .client import workspace_client
+
+        return workspace_client(self.host, self.token, self.clock, **config)
+
+    @property
+    def timing(self):
+        """Default simulated durations (:class:`~.lifecycle.Timing`): cluster start-up, task types, pipelines."""
+        from .lifecycle import lifecycle
+
+        return lifecycle(self.workspace).timing
+
+    @property
+    def outcomes(self):
+        """Scripted endings (:class:`~.lifecycle.Outcomes`): ``ws.outcomes.task("FAILED", task_key="etl")``."""
+        from .lifecycle import lifecycle
+
+        return lifecycle(self.workspace).outcomes
+
+    @property
+    def auto_advance_on_poll(self) -> float | str | None:
+        """``None``, seconds the clock moves before each status poll, or ``"settle"`` (see ``Lifecycle``)."""
+        from .lifecycle import lifecycle
+
+        return lifecycle(self.workspace).auto_advance_on_poll
+
+    @auto_advance_on_poll.setter
+    def auto_advance_on_poll(self, value: float | str | None) -> None:
+        from .lifecycle import lifecycle
+
+        lifecycle(self.workspace).auto_advance_on_poll = value
+
+    def add_cluster(self, name: str = "Emulator Cluster", **spec: Any) -> str:
+        """An all-purpose cluster that is already RUNNING; returns its id. ``spec`` is a ``clusters/create`` body."""
+        from .clusters import clusters
+
+        service = clusters(self.workspace)
+        defaults = {"spark_version": "16.4.x-scala2.12", "node_type_id": "m5d.large"}
+        body = service.validate({**defaults, **spec, "cluster_name": name})
+        with self.workspace.lock:
+            cluster = service.new(body, source="UI")
+            cluster.start(self.clock.time() - self.timing.cluster_start_seconds)
+        return cluster.cluster_id
+
+    @property
+    def job_runs(self) -> tuple:
+        """Every job run so far (:class:`~.records.JobRunRecord`, with its task runs), as of now, oldest first."""
+        from .runs import runs
+
+        return runs(self.workspace).records()
+
+    @property
+    def pipeline_updates(self) -> tuple:
+        """Every pipeline update so far (:class:`~.records.PipelineUpdateRecord`), as of now, oldest first."""
+        from .pipelines import pipelines
+
+        return pipelines(self.workspace).records()
+
+    @property
+    def clusters(self) -> tuple:
+        """Every cluster with its sessions (:class:`~.records.ClusterRecord`): all-purpose, job and pipeline."""
+        from .clusters import clusters
+
+        now = self.clock.time()
+        with self.workspace.lock:
+            found = clusters(self.workspace).table.values()
+            return tuple(c.record(now) for c in found if c.sessions and c.sessions[0].requested <= now)
+
+    @property
+    def commands(self) -> tuple:
+        """Every notebook command so far (:class:`~.records.CommandRecord`), as of now, oldest first."""
+        from .commands import commands
+
+        return commands(self.workspace).records()
+
 
 
 __all__ = ["Clock", "Emulator", "Fault"]
