@@ -2,20 +2,29 @@
 
 Metric attributes are low-cardinality only (system, operation, compute type, warehouse, Dagster job and asset,
 error type); statement, run and trace ids belong on spans.
+
+DBUs and dollars are sums that only grow, so they are kept here as running totals per attribute set and
+reported by observable counters when the reader collects: the hot path adds two floats under a lock instead of
+making two more SDK measurements. At most ``MAX_SERIES`` attribute sets are kept; further ones are added to one
+series marked ``otel.metric.overflow=true``, as the SDK does for its own cardinality limit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.semconv.metrics.db_metrics import DB_CLIENT_OPERATION_DURATION
 
 DBU_ESTIMATED = "databricks.dbu.estimated"
 COST_ESTIMATED = "databricks.cost.estimated"
+MAX_SERIES = 2000
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 """The semantic-convention buckets, extended to an hour for warehouse queries and runs."""
+
+_OVERFLOW_KEY = (("otel.metric.overflow", True),)
 
 
 class CostMetrics:
@@ -26,15 +35,42 @@ class CostMetrics:
             description="Duration of Databricks operations, as seen by the client.",
             explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
         )
-        self.dbu = meter.create_counter(
-            DBU_ESTIMATED, unit="{dbu}", description="Databricks units estimated at the end of each operation."
+        self._lock = threading.Lock()
+        self._totals: dict[tuple, list] = {}
+        meter.create_observable_counter(
+            DBU_ESTIMATED,
+            callbacks=[self._observe_dbu],
+            unit="{dbu}",
+            description="Databricks units estimated at the end of each operation.",
         )
-        self.dollars = meter.create_counter(
-            COST_ESTIMATED, unit="{USD}", description="Dollars estimated at the end of each operation (list price)."
+        meter.create_observable_counter(
+            COST_ESTIMATED,
+            callbacks=[self._observe_dollars],
+            unit="{USD}",
+            description="Dollars estimated at the end of each operation, at list price.",
         )
 
     def record(self, seconds: float, dbu: float, dollars: float, attributes: Mapping[str, str]) -> None:
         self.duration.record(seconds, attributes)
-        if dbu:
-            self.dbu.add(dbu, attributes)
-            self.dollars.add(dollars, attributes)
+        key = tuple(attributes.items())
+        with self._lock:
+            totals = self._totals.get(key)
+            if totals is None:
+                if len(self._totals) >= MAX_SERIES:
+                    key = _OVERFLOW_KEY
+                    totals = self._totals.get(key)
+                if totals is None:
+                    totals = self._totals[key] = [0.0, 0.0, dict(key)]
+            totals[0] += dbu
+            totals[1] += dollars
+
+    def _observe(self, index: int) -> Iterable[Observation]:
+        with self._lock:
+            series = [(totals[index], totals[2]) for totals in self._totals.values()]
+        return [Observation(value, attributes) for value, attributes in series]
+
+    def _observe_dbu(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe(0)
+
+    def _observe_dollars(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._observe(1)

@@ -294,23 +294,26 @@ class SqlPatches:
         try:
             end = time_ns()
             span = statement.span
-            command = cursor.active_command_id
-            if command is not None and command is not statement.previous_command:
-                span.set_attribute(STATEMENT_ID, command.to_hex_guid())
             seconds = (end - statement.start) / 1e9
             rate, method = self._sizes.rate(statement.facts.warehouse_id)
             estimate = warehouse_time(seconds, rate, self._settings.sql_dollars_per_dbu, method)
-            span.set_attribute(DBU_ESTIMATED, estimate.dbu)
-            span.set_attribute(COST_ESTIMATED_USD, estimate.dollars)
-            span.set_attribute(COST_ESTIMATE_METHOD, estimate.method)
+            attributes = {
+                DBU_ESTIMATED: estimate.dbu,
+                COST_ESTIMATED_USD: estimate.dollars,
+                COST_ESTIMATE_METHOD: estimate.method,
+            }
+            command = cursor.active_command_id
+            if command is not None and command is not statement.previous_command:
+                attributes[STATEMENT_ID] = command.to_hex_guid()
             metric_attributes = statement.metric_attributes
             if error is not None:
                 error_type, status_code = error_facts(error)
-                span.set_attribute(ERROR_TYPE, error_type)
+                attributes[ERROR_TYPE] = error_type
                 if status_code is not None:
-                    span.set_attribute(DB_RESPONSE_STATUS_CODE, status_code)
+                    attributes[DB_RESPONSE_STATUS_CODE] = status_code
                 span.set_status(Status(StatusCode.ERROR, error_type))
                 metric_attributes = {**metric_attributes, ERROR_TYPE: error_type}
+            span.set_attributes(attributes)
             if self._settings.response_hook is not None:
                 self._call_hook(self._settings.response_hook, span, cursor, error)
             span.end(end_time=end)
