@@ -28,7 +28,15 @@ Options of ``instrument()``: ``tracer_provider``, ``meter_provider``, ``request_
 kwargs)``, ``response_hook(span, cursor, error)``, ``capture_query_text`` (``sanitized``/``raw``/``off``),
 ``inject_tags``, ``opaque_id_tag_key``, ``warehouse_sizes`` (``{warehouse_id: "Medium"}`` or
 ``"Medium*2"`` for two clusters), ``default_warehouse_size``, ``warehouse_lookup``, ``sql_dollars_per_dbu``,
-``metrics``.
+``metrics``; for the SDK (jobs, pipelines, statement execution, commands): ``node_type_dbu_rates``,
+``dollars_per_dbu``, ``photon_dbu_multiplier``, ``serverless_dbu_per_hour``, ``trace_context_parameters``,
+``trace_untracked_runs``, ``max_tracked_runs``.
+
+With ``databricks-sdk`` installed, every ``WorkspaceClient`` call gets a CLIENT span
+``databricks.<service>.<operation>``; job runs, pipeline updates, statements and notebook commands also get a span
+of their own when they finish (see :mod:`.workspace`), and code running on Databricks continues the caller's trace
+with :func:`.remote.adopt_trace_context`. Inside a notebook, :func:`.workspace.notebook.instrument_notebook` makes a
+span per executed cell.
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ class DatabricksInstrumentor(BaseInstrumentor):
     """Instruments ``databricks-sql-connector`` (and, where installed, ``databricks-sdk``)."""
 
     _sql = None
+    _workspace = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -88,8 +97,17 @@ class DatabricksInstrumentor(BaseInstrumentor):
             patches = SqlPatches(tracer, cost_metrics, settings, sizes)
             patches.install()
             DatabricksInstrumentor._sql = patches
+        if importlib.util.find_spec("databricks.sdk") is not None:
+            from .workspace import WorkspacePatches
+
+            workspace = WorkspacePatches(tracer, cost_metrics, settings, sizes)
+            workspace.install()
+            DatabricksInstrumentor._workspace = workspace
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if DatabricksInstrumentor._sql is not None:
             DatabricksInstrumentor._sql.uninstall()
             DatabricksInstrumentor._sql = None
+        if DatabricksInstrumentor._workspace is not None:
+            DatabricksInstrumentor._workspace.uninstall()
+            DatabricksInstrumentor._workspace = None

@@ -7,20 +7,30 @@ the variable and falls back to the default.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import environment_variables as env
-from .cost.rates import WAREHOUSE_DBU_PER_HOUR, WarehouseShape, canonical_warehouse_size
+from .cost.rates import (
+    DEFAULT_PHOTON_DBU_MULTIPLIER,
+    DEFAULT_SERVERLESS_DBU_PER_HOUR,
+    DOLLARS_PER_DBU,
+    WAREHOUSE_DBU_PER_HOUR,
+    WarehouseShape,
+    canonical_warehouse_size,
+)
 
 _logger = logging.getLogger(__name__)
 
 QUERY_TEXT_MODES = ("sanitized", "raw", "off")
 DEFAULT_OPAQUE_ID_TAG_KEY = "dagster_snowflake_opaque_id"
 _FORBIDDEN_QUERY_TAG_KEY_CHARACTERS = frozenset(",:-/=.")
+DEFAULT_MAX_TRACKED_RUNS = 10_000
 _TRUE = frozenset(("true", "1", "yes", "on"))
 _FALSE = frozenset(("false", "0", "no", "off"))
 
@@ -41,6 +51,13 @@ class Settings:
     metrics: bool = True
     request_hook: Callable[..., Any] | None = None
     response_hook: Callable[..., Any] | None = None
+    node_type_dbu_rates: Mapping[str, float] = field(default_factory=dict)
+    dollars_per_dbu: Mapping[str, float] = field(default_factory=lambda: dict(DOLLARS_PER_DBU))
+    photon_dbu_multiplier: float = DEFAULT_PHOTON_DBU_MULTIPLIER
+    serverless_dbu_per_hour: float = DEFAULT_SERVERLESS_DBU_PER_HOUR
+    trace_context_parameters: bool = False
+    trace_untracked_runs: bool = False
+    max_tracked_runs: int = DEFAULT_MAX_TRACKED_RUNS
 
     @classmethod
     def load(cls, options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +120,62 @@ class Settings:
             ),
             request_hook=_hook(options, "request_hook"),
             response_hook=_hook(options, "response_hook"),
+            node_type_dbu_rates=_resolve(
+                options,
+                environ,
+                "node_type_dbu_rates",
+                env.OTEL_INSTRUMENTATION_DATABRICKS_NODE_TYPE_DBU_RATES,
+                _parse_node_type_rates,
+                {},
+            ),
+            dollars_per_dbu=_resolve(
+                options,
+                environ,
+                "dollars_per_dbu",
+                env.OTEL_INSTRUMENTATION_DATABRICKS_DOLLARS_PER_DBU,
+                _parse_dollars_per_dbu,
+                dict(DOLLARS_PER_DBU),
+            ),
+            photon_dbu_multiplier=_resolve(
+                options,
+                environ,
+                "photon_dbu_multiplier",
+                env.OTEL_INSTRUMENTATION_DATABRICKS_PHOTON_DBU_MULTIPLIER,
+                _parse_multiplier,
+                DEFAULT_PHOTON_DBU_MULTIPLIER,
+            ),
+            serverless_dbu_per_hour=_resolve(
+                options,
+                environ,
+                "serverless_dbu_per_hour",
+                env.OTEL_INSTRUMENTATION_DATABRICKS_SERVERLESS_DBU_PER_HOUR,
+                _parse_dbu_rate,
+                DEFAULT_SERVERLESS_DBU_PER_HOUR,
+            ),
+            trace_context_parameters=_resolve(
+                options,
+                environ,
+                "trace_context_parameters",
+                env.OTEL_INSTRUMENTATION_DATABRICKS_TRACE_CONTEXT_PARAMETERS,
+                _parse_bool,
+                False,
+            ),
+            trace_untracked_runs=_resolve(
+                options,
+                environ,
+                "trace_untracked_runs",
+                env.OTEL_INSTRUMENTATION_DATABRICKS_TRACE_UNTRACKED_RUNS,
+                _parse_bool,
+                False,
+            ),
+            max_tracked_runs=_resolve(
+                options,
+                environ,
+                "max_tracked_runs",
+                env.OTEL_INSTRUMENTATION_DATABRICKS_MAX_TRACKED_RUNS,
+                _parse_run_limit,
+                DEFAULT_MAX_TRACKED_RUNS,
+            ),
         )
 
     def warehouse_shape(self, warehouse_id: str | None) -> WarehouseShape | None:
@@ -222,3 +295,84 @@ def _parse_price(value: Any) -> float:
     if price < 0 or price != price or price == float("inf"):
         raise ValueError("dollars per DBU must be a finite number >= 0")
     return price
+
+
+def _finite_number(value: Any, what: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected {what}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {what}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{what} must be a finite number >= 0")
+    return number
+
+
+def _parse_mapping(value: Any, example: str) -> list[tuple[str, Any]]:
+    """A dict, a JSON object, or ``key=value`` pairs separated by commas."""
+    if isinstance(value, Mapping):
+        return [(str(key), entry) for key, entry in value.items()]
+    text = str(value).strip()
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON ({exc.msg}); expected e.g. {example}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"expected a JSON object, e.g. {example}")
+        return [(str(key), entry) for key, entry in loaded.items()]
+    items = []
+    for entry in text.split(","):
+        if not entry.strip():
+            continue
+        key, sep, number = entry.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"entry {entry.strip()!r} is not <name>=<number>; expected e.g. {example}")
+        items.append((key.strip(), number.strip()))
+    return items
+
+
+def _parse_node_type_rates(value: Any) -> dict[str, float]:
+    rates = {}
+    for node_type, rate in _parse_mapping(value, '{"i3.xlarge": 1.0}'):
+        try:
+            rates[node_type.strip()] = _finite_number(rate, "DBU per hour")
+        except ValueError as exc:
+            raise ValueError(f"node type {node_type!r}: {exc}") from None
+    return rates
+
+
+def _parse_dollars_per_dbu(value: Any) -> dict[str, float]:
+    prices = dict(DOLLARS_PER_DBU)
+    for family, price in _parse_mapping(value, '{"jobs_classic": 0.15, "all_purpose": 0.55}'):
+        if family not in DOLLARS_PER_DBU:
+            raise ValueError(f"unknown compute family {family!r}; use one of {', '.join(DOLLARS_PER_DBU)}")
+        try:
+            prices[family] = _finite_number(price, "dollars per DBU")
+        except ValueError as exc:
+            raise ValueError(f"{family}: {exc}") from None
+    return prices
+
+
+def _parse_multiplier(value: Any) -> float:
+    multiplier = _finite_number(value, "a multiplier, e.g. 2.0")
+    if multiplier < 1:
+        raise ValueError("the Photon DBU multiplier is at least 1 (Photon never costs fewer DBUs per hour)")
+    return multiplier
+
+
+def _parse_dbu_rate(value: Any) -> float:
+    return _finite_number(value, "DBU per hour, e.g. 4.0")
+
+
+def _parse_run_limit(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number of runs, e.g. 10000")
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        raise ValueError("expected a whole number of runs, e.g. 10000") from None
+    if limit < 1:
+        raise ValueError("at least 1 run must be tracked")
+    return limit

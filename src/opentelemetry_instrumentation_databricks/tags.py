@@ -42,6 +42,21 @@ class TagLimits:
 QUERY_TAGS = TagLimits(
     "query tags", max_tags=20, max_key_length=128, max_value_length=128, forbidden_key_characters=",:-/=."
 )
+CLUSTER_TAGS = TagLimits(
+    "cluster custom_tags", max_tags=45, max_key_length=127, max_value_length=255, forbidden_key_characters="<>%&\\?/"
+)
+"""``custom_tags`` of a cluster spec. The SDK documents at most 45; Databricks copies them onto the cloud
+instances, so keys and values follow the strictest common cloud rules (AWS: key <= 127, value <= 255 characters;
+Azure refuses ``< > % & \\ ? /`` in keys). GCP labels are stricter still (<= 63 characters, lowercase): the
+default tag keys fit, long values are cut by Databricks."""
+JOB_TAGS = TagLimits(
+    "job tags", max_tags=25, max_key_length=127, max_value_length=255, forbidden_key_characters="<>%&\\?/"
+)
+"""Job ``tags``: at most 25, forwarded to job clusters as cluster tags, so they share the cluster tag rules."""
+PIPELINE_TAGS = TagLimits(
+    "pipeline tags", max_tags=25, max_key_length=127, max_value_length=255, forbidden_key_characters="<>%&\\?/"
+)
+"""Pipeline ``tags``: at most 25, forwarded to the pipeline's clusters as cluster tags."""
 
 
 def orchestration_tags(

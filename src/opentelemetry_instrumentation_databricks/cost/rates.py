@@ -34,6 +34,15 @@ DOLLARS_PER_DBU: dict[str, float] = {
 }
 """AWS premium list $/DBU by compute family; customers with discounts configure their own."""
 
+DEFAULT_PHOTON_DBU_MULTIPLIER = 2.0
+"""Photon clusters consume roughly 2-2.9x the DBUs per hour of the same cluster without Photon, by SKU and cloud;
+the low end is the default."""
+
+DEFAULT_SERVERLESS_DBU_PER_HOUR = 4.0
+"""DBU per hour assumed for a serverless job task or pipeline update. Serverless usage scales with the work and
+has no published per-hour figure: this is the rate of a small classic cluster (4 nodes of 1 DBU/h); set your own
+from ``system.billing.usage``."""
+
 _SIZE_KEYS = {name.lower().replace("-", ""): name for name in WAREHOUSE_DBU_PER_HOUR}
 _SIZE_KEYS.update({"xxsmall": "2X-Small", "xxlarge": "2X-Large", "xxxlarge": "3X-Large", "xxxxlarge": "4X-Large"})
 

@@ -1,0 +1,68 @@
+"""New request bodies with our tags and trace context added; the user's dicts are copied, never changed.
+
+Every helper returns a new object (or the same one when nothing was added) and reports the keys of our tags that
+a full carrier could not take. A key the user set is never overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..tags import CLUSTER_TAGS, TagLimits, merge_tags
+from .call import Call
+
+TRACEPARENT_VARIABLE = "TRACEPARENT"
+"""The environment variable (W3C trace context over environment variables) set on new clusters."""
+TRACEPARENT_PARAMETER = "traceparent"
+"""The job/task parameter name used when ``trace_context_parameters`` is on."""
+MAX_RUN_NAME_LENGTH = 4096
+
+
+def with_tags(
+    holder: Mapping[str, Any], field: str, ours: Iterable[tuple[str, str]], limits: TagLimits, dropped: list[str]
+) -> dict[str, Any]:
+    """A copy of ``holder`` whose ``field`` tag map holds the user's tags plus as many of ours as fit."""
+    user = holder.get(field)
+    merged, left_out = merge_tags(user if isinstance(user, Mapping) else None, ours, limits)
+    dropped.extend(key for key in left_out if key not in dropped)
+    return {**holder, field: merged}
+
+
+def with_default(holder: Mapping[str, Any], field: str, key: str, value: str) -> Mapping[str, Any]:
+    """A copy of ``holder`` whose ``field`` map has ``key`` set, unless the user already set it."""
+    current = holder.get(field)
+    if current is not None and not isinstance(current, Mapping):
+        return holder
+    if current is not None and key in current:
+        return holder
+    return {**holder, field: {**(current or {}), key: value}}
+
+
+def cluster_with_tags(spec: Any, call: Call, dropped: list[str], traceparent: bool) -> Any:
+    """A new cluster spec with our ``custom_tags`` and, for a run's own cluster, ``spark_env_vars.TRACEPARENT``."""
+    if not isinstance(spec, Mapping):
+        return spec
+    spec = with_tags(spec, "custom_tags", call.our_tags(), CLUSTER_TAGS, dropped)
+    if traceparent:
+        spec = with_default(spec, "spark_env_vars", TRACEPARENT_VARIABLE, call.traceparent())
+    return spec
+
+
+def map_list(items: Any, change: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> Any:
+    """``items`` with ``change`` applied to each dict entry; anything that is not a list comes back as it was."""
+    if not isinstance(items, list):
+        return items
+    return [change(item) if isinstance(item, Mapping) else item for item in items]
+
+
+def with_cluster(holder: Mapping[str, Any], call: Call, dropped: list[str], traceparent: bool) -> Mapping[str, Any]:
+    """``holder`` (a task or job cluster) with its ``new_cluster`` tagged, when it has one."""
+    if not isinstance(holder.get("new_cluster"), Mapping):
+        return holder
+    return {**holder, "new_cluster": cluster_with_tags(holder["new_cluster"], call, dropped, traceparent)}
+
+
+def run_name_of(ours: Iterable[tuple[str, str]]) -> str:
+    """``dagster_job_name=nightly dagster_run_id=42 ... otel_trace_id=...``: a name Databricks keeps with the run."""
+    return " ".join(f"{key}={value}" for key, value in ours)[:MAX_RUN_NAME_LENGTH]

@@ -1,0 +1,127 @@
+"""One SDK call in flight (:class:`Call`) and what a route adds to it (:class:`Handler`).
+
+A handler is a small object in the module of its Databricks service (``jobs.py``, ``pipelines.py``...)::
+
+    class CancelRun(Handler):
+        def request(self, call: Call) -> None:
+            call.span.set_attribute(JOB_RUN_ID, call.body_value("run_id"))
+
+    CANCEL_RUN = CancelRun("jobs", "cancel_run")
+
+``request`` runs after the span started and before the call goes out; it may replace ``call.body`` with a new
+dict (never mutate the user's). ``response`` runs after a successful call with the decoded response. Failures in
+either are logged once and never reach the user's call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.trace import Span
+
+from ..context import OrchestrationContext
+from ..tags import orchestration_tags
+
+if TYPE_CHECKING:
+    from .tracker import Tracker
+
+
+class Handler:
+    """The span name of a route and its hooks; the base class adds nothing beyond the generic span."""
+
+    starts_work = False
+    """Calls that start remote work (a run, an update, a statement, a command) get an opaque id."""
+
+    __slots__ = ("operation", "service", "span_name")
+
+    def __init__(self, service: str, operation: str) -> None:
+        self.service = service
+        self.operation = operation
+        self.span_name = f"databricks.{service}.{operation}"
+
+    def request(self, call: Call) -> None:
+        """Add request facts to ``call.span``; inject tags by assigning a new ``call.body``."""
+
+    def response(self, call: Call, response: Any) -> None:
+        """Add response facts to ``call.span``; observe runs."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.span_name})"
+
+
+class Call:
+    """What handlers know of one ``ApiClient.do`` call."""
+
+    __slots__ = (
+        "_tags",
+        "body",
+        "client",
+        "context",
+        "handler",
+        "method",
+        "opaque_id",
+        "params",
+        "path",
+        "query",
+        "server",
+        "span",
+        "start",
+        "template",
+        "tracker",
+    )
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        handler: Handler,
+        method: str,
+        path: str,
+        template: str | None,
+        params: Mapping[str, str],
+        query: Mapping[str, Any] | None,
+        body: Any,
+        context: OrchestrationContext,
+        start: int,
+        server: str | None,
+        client: Any = None,
+    ) -> None:
+        self.tracker = tracker
+        self.handler = handler
+        self.method = method
+        self.path = path
+        self.template = template
+        self.params = params
+        self.query = query
+        self.body = body
+        self.context = context
+        self.start = start
+        self.server = server
+        self.client = client
+        self.opaque_id: str | None = None
+        self.span: Span = None  # type: ignore[assignment]
+        self._tags: list[tuple[str, str]] | None = None
+
+    def body_value(self, name: str) -> Any:
+        return self.body.get(name) if isinstance(self.body, Mapping) else None
+
+    def query_value(self, name: str) -> Any:
+        return self.query.get(name) if isinstance(self.query, Mapping) else None
+
+    def our_tags(self) -> list[tuple[str, str]]:
+        """Orchestration and trace ids as ``(key, value)`` pairs, most important first."""
+        if self._tags is None:
+            span_context = self.span.get_span_context()
+            self._tags = orchestration_tags(
+                self.context,
+                self.opaque_id,
+                f"{span_context.trace_id:032x}",
+                f"{span_context.span_id:016x}",
+                self.tracker.settings.opaque_id_tag_key,
+            )
+        return self._tags
+
+    def traceparent(self) -> str:
+        """The W3C ``traceparent`` of this call's span: remote code that adopts it joins this trace."""
+        span_context = self.span.get_span_context()
+        return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"

@@ -1,0 +1,168 @@
+"""The one patch of the SDK: ``databricks.sdk.core.ApiClient.do``, through which every service call goes.
+
+Each call gets a CLIENT span named by its route's handler (``databricks.jobs.submit``...) with
+``http.request.method``, ``url.template``, ``server.address``/``server.port``, the orchestration context and, on
+failure, ``error.type`` (the SDK's ``error_code``) and ``http.response.status_code``. The original call runs inside
+the HTTP-suppression context, so the requests/urllib3 instrumentations add no duplicate spans. Our own failures are
+logged once per kind and never change the user's request, result or exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from time import time_ns
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.semconv._incubating.attributes.url_attributes import URL_TEMPLATE
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from wrapt import wrap_function_wrapper
+
+from ..config import Settings
+from ..context import OPAQUE_ID, current_context, new_opaque_id
+from ..cost.metrics import CostMetrics
+from ..cost.warehouse_sizes import WarehouseSizes
+from .call import Call
+from .errors import error_facts, status_codes_of_errors
+from .routes import ROUTES, RouteTable
+from .tracker import Tracker
+
+_logger = logging.getLogger(__name__)
+
+_MODULE = "databricks.sdk.core"
+_SERVER = "_otel_databricks_server"
+_BODY_POSITION = 5
+_QUERY_POSITION = 3
+
+
+def _server_attributes(client: Any) -> dict[str, Any]:
+    """``server.address``/``server.port`` of the client's workspace, computed once per ApiClient."""
+    attributes = client.__dict__.get(_SERVER)
+    if attributes is None:
+        attributes = {}
+        try:
+            parts = urlsplit(str(client._cfg.host or ""))
+            if parts.hostname:
+                attributes[SERVER_ADDRESS] = parts.hostname
+                if parts.port:
+                    attributes[SERVER_PORT] = parts.port
+        except Exception:  # a client without a host still gets spans
+            pass
+        client.__dict__[_SERVER] = attributes
+    return attributes
+
+
+class WorkspacePatches:
+    """Installs and removes the ``ApiClient.do`` wrapper; holds the route table and the shared tracker."""
+
+    def __init__(
+        self, tracer: trace.Tracer, metrics: CostMetrics | None, settings: Settings, sizes: WarehouseSizes
+    ) -> None:
+        self.tracker = Tracker(tracer, metrics, settings, sizes)
+        self.routes = RouteTable(ROUTES)
+        self._status_codes: dict[type, int] = {}
+
+    def install(self) -> None:
+        self._status_codes = status_codes_of_errors()
+        wrap_function_wrapper(_MODULE, "ApiClient.do", self._do)
+
+    @staticmethod
+    def uninstall() -> None:
+        from databricks.sdk.core import ApiClient
+
+        unwrap(ApiClient, "do")
+
+    def _do(self, wrapped: Callable[..., Any], client: Any, args: tuple, kwargs: dict) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        try:
+            call, args, kwargs = self._start(client, args, kwargs)
+        except Exception:
+            self.tracker.log_once("start")
+            return wrapped(*args, **kwargs)
+        token = otel_context.attach(
+            otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(call.span))
+        )
+        try:
+            response = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            otel_context.detach(token)
+            self._finish(call, None, exc)
+            raise
+        otel_context.detach(token)
+        self._finish(call, response, None)
+        return response
+
+    def _start(self, client: Any, args: tuple, kwargs: dict) -> tuple[Call, tuple, dict]:
+        start = time_ns()
+        method = str(args[0] if args else kwargs.get("method") or "").upper()
+        path = args[1] if len(args) > 1 else kwargs.get("path")
+        if path is None:
+            url = args[2] if len(args) > 2 else kwargs.get("url")
+            path = urlsplit(str(url)).path if url else ""
+        match = self.routes.match(method, path)
+        handler = match.handler
+        context = current_context()
+        server = _server_attributes(client)
+        attributes: dict[str, Any] = {HTTP_REQUEST_METHOD: method, **server, **context.attributes}
+        if match.template is not None:
+            attributes[URL_TEMPLATE] = match.template
+        body = args[_BODY_POSITION] if len(args) > _BODY_POSITION else kwargs.get("body")
+        query = args[_QUERY_POSITION] if len(args) > _QUERY_POSITION else kwargs.get("query")
+        call = Call(
+            self.tracker,
+            handler,
+            method,
+            path,
+            match.template,
+            match.params,
+            query,
+            body,
+            context,
+            start,
+            server.get(SERVER_ADDRESS),
+            client,
+        )
+        if handler.starts_work:
+            call.opaque_id = new_opaque_id()
+            attributes[OPAQUE_ID] = call.opaque_id
+        call.span = self.tracker.tracer.start_span(
+            handler.span_name, kind=SpanKind.CLIENT, attributes=attributes, start_time=start
+        )
+        try:
+            handler.request(call)
+        except Exception:
+            call.body = body
+            self.tracker.log_once(f"{handler.span_name} request")
+        if call.body is not body:
+            if len(args) > _BODY_POSITION:
+                args = (*args[:_BODY_POSITION], call.body, *args[_BODY_POSITION + 1 :])
+            else:
+                kwargs = {**kwargs, "body": call.body}
+        return call, args, kwargs
+
+    def _finish(self, call: Call, response: Any, error: BaseException | None) -> None:
+        span = call.span
+        try:
+            if error is not None:
+                error_type, status = error_facts(error, self._status_codes)
+                span.set_attribute(ERROR_TYPE, error_type)
+                if status is not None:
+                    span.set_attribute(HTTP_RESPONSE_STATUS_CODE, status)
+                span.set_status(Status(StatusCode.ERROR, error_type))
+            else:
+                call.handler.response(call, response)
+        except Exception:
+            self.tracker.log_once(f"{call.handler.span_name} response")
+        try:
+            span.end()
+        except Exception:
+            self.tracker.log_once("end")
