@@ -105,3 +105,26 @@ def test_opentelemetry_instrument_finds_the_entry_point(emulator, tmp_path):
     assert result.returncode == 0, result.stderr
     assert '"db.system.name": "databricks"' in result.stdout
     assert '"databricks.warehouse.id": "' + emulator.warehouse_id in result.stdout
+
+
+def test_connector_http_is_not_traced_twice_by_the_urllib3_instrumentation(telemetry, connect):
+    from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
+
+    http = URLLib3Instrumentor()
+    http.instrument(tracer_provider=telemetry.tracer_provider)
+    try:
+        with connect() as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            bare_http_spans = len(telemetry.spans())
+            telemetry.exporter.clear()
+            instrumentor = DatabricksInstrumentor()
+            instrumentor.instrument(tracer_provider=telemetry.tracer_provider)
+            try:
+                cursor.execute("SELECT 1")
+                traced = [span.name for span in telemetry.spans()]
+            finally:
+                instrumentor.uninstrument()
+    finally:
+        http.uninstrument()
+    assert bare_http_spans >= 1, "without our patch the urllib3 instrumentation sees the connector's requests"
+    assert traced == ["SELECT"]

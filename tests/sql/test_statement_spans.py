@@ -173,3 +173,14 @@ def test_unknown_warehouse_uses_the_default_size_and_says_so(instrument, connect
     seconds = (span.end_time - span.start_time) / 1e9
     assert span.attributes["databricks.cost.estimate_method"] == "default_size"
     assert span.attributes["databricks.dbu.estimated"] == pytest.approx(40 * seconds / 3600)
+
+
+def test_returned_rows_when_the_result_arrived_whole(instrument, connect):
+    telemetry = instrument()
+    with connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM range(42)")
+        assert len(cursor.fetchall()) == 42
+        cursor.execute("CREATE OR REPLACE TABLE returned_rows_ddl (id INT)")
+    select, create = telemetry.spans()
+    assert select.attributes["db.response.returned_rows"] == 42
+    assert "db.response.returned_rows" not in create.attributes

@@ -19,6 +19,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.semconv._incubating.attributes.db_attributes import DB_RESPONSE_RETURNED_ROWS
 from opentelemetry.semconv.attributes.db_attributes import (
     DB_COLLECTION_NAME,
     DB_OPERATION_BATCH_SIZE,
@@ -40,6 +41,7 @@ from ..cost.warehouse_sizes import WarehouseSizes
 from ..tags import QUERY_TAGS, merge_tags, orchestration_tags
 from .connection import ConnectionFacts, facts_of
 from .errors import error_facts
+from .results import returned_rows
 from .statement import statement_info
 
 _logger = logging.getLogger(__name__)
@@ -305,6 +307,10 @@ class SqlPatches:
             command = cursor.active_command_id
             if command is not None and command is not statement.previous_command:
                 attributes[STATEMENT_ID] = command.to_hex_guid()
+                if error is None:
+                    rows = returned_rows(cursor.active_result_set)
+                    if rows is not None:
+                        attributes[DB_RESPONSE_RETURNED_ROWS] = rows
             metric_attributes = statement.metric_attributes
             if error is not None:
                 error_type, status_code = error_facts(error)
