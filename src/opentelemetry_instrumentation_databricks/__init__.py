@@ -41,6 +41,7 @@ span per executed cell.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 from collections.abc import Collection
@@ -70,6 +71,25 @@ __all__ = [
 ]
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
+def _install(patches: Any, library: str) -> Any:
+    """Install one library's patches; a library whose internals changed is left alone, with one warning."""
+    try:
+        patches.install()
+    except Exception:
+        _logger.warning("Could not instrument the %s; it runs uninstrumented.", library, exc_info=True)
+        with contextlib.suppress(Exception):
+            patches.uninstall()
+        return None
+    return patches
+
+
 class DatabricksInstrumentor(BaseInstrumentor):
     """Instruments ``databricks-sql-connector`` (and, where installed, ``databricks-sdk``)."""
 
@@ -91,18 +111,16 @@ class DatabricksInstrumentor(BaseInstrumentor):
             meter = metrics.get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url=_SCHEMA_URL)
             cost_metrics = CostMetrics(meter)
         sizes = WarehouseSizes(settings.warehouse_sizes, settings.default_warehouse_size, settings.warehouse_lookup)
-        if importlib.util.find_spec("databricks.sql") is not None:
+        if _installed("databricks.sql"):
             from .sql import SqlPatches
 
-            patches = SqlPatches(tracer, cost_metrics, settings, sizes)
-            patches.install()
-            DatabricksInstrumentor._sql = patches
-        if importlib.util.find_spec("databricks.sdk") is not None:
+            DatabricksInstrumentor._sql = _install(SqlPatches(tracer, cost_metrics, settings, sizes), "SQL connector")
+        if _installed("databricks.sdk"):
             from .workspace import WorkspacePatches
 
-            workspace = WorkspacePatches(tracer, cost_metrics, settings, sizes)
-            workspace.install()
-            DatabricksInstrumentor._workspace = workspace
+            DatabricksInstrumentor._workspace = _install(
+                WorkspacePatches(tracer, cost_metrics, settings, sizes), "databricks-sdk"
+            )
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if DatabricksInstrumentor._sql is not None:
