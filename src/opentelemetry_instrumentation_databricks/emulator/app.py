@@ -55,7 +55,7 @@ class Emulator:
         self.schema = schema
         self._requested_port = port
         self._app = HttpApp(token)
-        self.workspace = Workspace(self.clock)
+        self.workspace = Workspace(self.clock, default_catalog=catalog, default_schema=schema)
         self.warehouse: Warehouse = self.workspace.add_warehouse("Emulator Warehouse", warehouse_size)
         self.port: int | None = None
         for name in SERVICE_MODULES:
@@ -102,6 +102,18 @@ class Emulator:
     def faults(self):
         """Fault switches: ``ws.faults.add(r"/api/2.2/jobs/runs/get", Fault(status=503, times=1))``."""
         return self._app.faults
+
+    @property
+    def sql(self):
+        """The SQL warehouse service (engine, sessions, ``latency_model``, ``history``) behind both protocols."""
+        from .sql.service import SqlService
+
+        return SqlService.of(self.workspace)
+
+    @property
+    def query_history(self) -> list:
+        """A snapshot of every SQL statement run so far (:class:`~.sql.history.QueryRecord`), oldest first."""
+        return self.sql.history.records()
 
     def connect_kwargs(self, *, use_sea: bool = False, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for ``databricks.sql.connect`` that are right for this local, plain-HTTP server."""

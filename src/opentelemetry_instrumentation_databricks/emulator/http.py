@@ -282,7 +282,9 @@ class HttpApp:
         route, request.params = found
         if not self._authorized(request):
             error = ApiError(401, "UNAUTHENTICATED", "Credential was not sent or was of an unsupported type.")
-            return Response.of_json(error.body(), 401)
+            response = Response.of_json(error.body(), 401)
+            response.headers["X-Databricks-Reason-Phrase"] = "Invalid access token"
+            return response
         try:
             result = route.handler(request)
         except ApiError as error:

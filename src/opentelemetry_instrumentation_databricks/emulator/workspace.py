@@ -28,6 +28,9 @@ class Warehouse:
     auto_stop_mins: int = 10
     state: str = "RUNNING"
     tags: dict[str, str] = field(default_factory=dict)
+    spot_instance_policy: str = "COST_OPTIMIZED"
+    channel: str = "CHANNEL_NAME_CURRENT"
+    creator_name: str = "emulator-user@example.com"
 
     @property
     def http_path(self) -> str:
@@ -37,10 +40,20 @@ class Warehouse:
 class Workspace:
     """Everything the emulated services know. Services keep their own tables here, under a lock of theirs."""
 
-    def __init__(self, clock: Clock, *, workspace_id: int = 1234567890123456, host: str = "") -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        workspace_id: int = 1234567890123456,
+        host: str = "",
+        default_catalog: str = "main",
+        default_schema: str = "default",
+    ) -> None:
         self.clock = clock
         self.workspace_id = workspace_id
         self.host = host
+        self.default_catalog = default_catalog
+        self.default_schema = default_schema
         self.lock = threading.RLock()
         self.warehouses: dict[str, Warehouse] = {}
         self._counter = itertools.count(1)

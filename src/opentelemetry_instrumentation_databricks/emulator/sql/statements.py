@@ -1,0 +1,254 @@
+"""The SQL Statement Execution API (``/api/2.0/sql/statements``, ``/api/2.0/sql/sessions``), as the connector's
+SEA backend (``use_sea=True``) and the SDK's ``WorkspaceClient.statement_execution`` use it.
+
+Results are always served ``INLINE`` as ``JSON_ARRAY`` (values as strings, ``null`` as null), in chunks of
+:data:`CHUNK_ROWS` rows. The emulator produces no Arrow and no cloud-storage links: a request for
+``EXTERNAL_LINKS`` or ``INLINE_OR_EXTERNAL_LINKS`` (the connector's default) degrades to inline JSON and the
+manifest says ``JSON_ARRAY``, which both clients read. ``INLINE`` with a format other than ``JSON_ARRAY`` is
+refused as Databricks refuses it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..http import ApiError, HttpApp, Request, invalid, not_found
+from ..workspace import Workspace
+from . import errors, querytags
+from .engine import Column, Parameter
+from .ids import new_statement_id
+from .service import SqlService, SqlSession, Statement
+
+CHUNK_ROWS = 100_000
+_WAIT_TIMEOUT = re.compile(r"^(\d+)s$")
+_DISPOSITIONS = frozenset({"INLINE", "EXTERNAL_LINKS", "INLINE_OR_EXTERNAL_LINKS"})
+_FORMATS = frozenset({"JSON_ARRAY", "ARROW_STREAM", "CSV"})
+_BASE = "/api/2.0/sql/statements"
+
+
+def _wait_seconds(value: Any) -> int:
+    if value is None:
+        return 10
+    found = _WAIT_TIMEOUT.match(str(value).strip())
+    seconds = int(found.group(1)) if found else -1
+    if seconds != 0 and not 5 <= seconds <= 50:
+        raise invalid(f"Invalid wait_timeout {value!r}: the wait timeout must be 0s or between 5s and 50s, e.g. '10s'.")
+    return seconds
+
+
+def _columns_json(columns: Sequence[Column]) -> list[dict[str, Any]]:
+    described = []
+    for position, column in enumerate(columns):
+        sql_type = column.sql_type
+        entry: dict[str, Any] = {
+            "name": column.name,
+            "type_text": sql_type.type_text,
+            "type_name": sql_type.type_name,
+            "position": position,
+        }
+        if sql_type.type_name == "DECIMAL":
+            entry["type_precision"] = sql_type.precision
+            entry["type_scale"] = sql_type.scale
+        elif sql_type.type_name == "INTERVAL":
+            entry["type_interval_type"] = "DAY TO SECOND"
+        described.append(entry)
+    return described
+
+
+def _chunk_count(row_count: int) -> int:
+    return max(1, -(-row_count // CHUNK_ROWS))
+
+
+def _chunk(statement: Statement, index: int) -> dict[str, Any]:
+    result = statement.result
+    assert result is not None
+    count = _chunk_count(len(result.rows))
+    if not 0 <= index < count:
+        raise invalid(f"Chunk index {index} is out of range: the result has {count} chunk(s).")
+    start = index * CHUNK_ROWS
+    rows = result.rows[start : start + CHUNK_ROWS]
+    renderers = [column.sql_type.render for column in result.columns]
+    data = [[render(value) for render, value in zip(renderers, row, strict=True)] for row in rows]
+    chunk: dict[str, Any] = {"chunk_index": index, "row_offset": start, "row_count": len(rows), "data_array": data}
+    if index + 1 < count:
+        chunk["next_chunk_index"] = index + 1
+        chunk["next_chunk_internal_link"] = f"{_BASE}/{statement.id}/result/chunks/{index + 1}"
+    return chunk
+
+
+def _manifest(statement: Statement) -> dict[str, Any]:
+    result = statement.result
+    assert result is not None
+    total = len(result.rows)
+    count = _chunk_count(total)
+    chunks = [
+        {
+            "chunk_index": index,
+            "row_offset": index * CHUNK_ROWS,
+            "row_count": min(CHUNK_ROWS, total - index * CHUNK_ROWS),
+        }
+        for index in range(count)
+    ]
+    return {
+        "format": "JSON_ARRAY",
+        "schema": {"column_count": len(result.columns), "columns": _columns_json(result.columns)},
+        "total_row_count": total,
+        "total_chunk_count": count,
+        "chunks": chunks,
+        "truncated": result.truncated,
+    }
+
+
+def statement_json(statement: Statement, state: str) -> dict[str, Any]:
+    """A ``StatementResponse``: id, status and, once succeeded, the manifest and the first chunk."""
+    status: dict[str, Any] = {"state": state}
+    body: dict[str, Any] = {"statement_id": statement.id, "status": status}
+    if state == "FAILED" and statement.error is not None:
+        error = statement.error
+        status["error"] = {"error_code": error.service_code, "message": error.message}
+        status["sql_state"] = error.sqlstate
+    elif state == "SUCCEEDED" and statement.result is not None:
+        body["manifest"] = _manifest(statement)
+        body["result"] = _chunk(statement, 0)
+    return body
+
+
+def _parameters(items: Any) -> list[Parameter]:
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise invalid("parameters must be a list of {name, value, type} objects.")
+    parameters = []
+    for item in items:
+        if not isinstance(item, dict) or not item.get("name"):
+            raise invalid("Every statement parameter needs a name: positional parameters are not supported.")
+        value = item.get("value")
+        parameters.append(Parameter(str(item["name"]), str(item.get("type") or "STRING"), value))
+    return parameters
+
+
+def register(app: HttpApp, workspace: Workspace) -> None:
+    """Add the Statement Execution API routes."""
+    service = SqlService.of(workspace)
+    router = app.router
+
+    def warehouse_of(warehouse_id: Any) -> str:
+        if not warehouse_id:
+            raise invalid("warehouse_id is required.")
+        warehouse = workspace.warehouses.get(str(warehouse_id))
+        if warehouse is None:
+            raise not_found(f"SQL warehouse {warehouse_id}")
+        if warehouse.state != "RUNNING":
+            warehouse.state = "RUNNING"
+        return warehouse.id
+
+    def open_session(request: Request, warehouse_id: str, catalog: Any, schema: Any, confs: Any) -> SqlSession:
+        try:
+            return service.open_session(
+                session_id=new_statement_id(),
+                warehouse_id=warehouse_id,
+                protocol="sea",
+                catalog=str(catalog) if catalog else None,
+                schema=str(schema) if schema else None,
+                configuration=confs if isinstance(confs, dict) else None,
+                user_agent=request.headers.get("user-agent"),
+            )
+        except errors.SqlError as error:
+            status = 404 if error.error_class.endswith("NOT_FOUND") else 400
+            raise ApiError(status, "NOT_FOUND" if status == 404 else "BAD_REQUEST", error.message) from None
+
+    def statement_of(request: Request) -> Statement:
+        statement = service.statement(request.params["statement_id"])
+        if statement is None:
+            raise not_found(f"Statement {request.params['statement_id']}")
+        return statement
+
+    @router.route("POST", "/api/2.0/sql/sessions")
+    def create_session(request: Request) -> dict[str, Any]:
+        body = request.json()
+        warehouse_id = warehouse_of(body.get("warehouse_id"))
+        session = open_session(
+            request, warehouse_id, body.get("catalog"), body.get("schema"), body.get("session_confs")
+        )
+        return {"session_id": session.id}
+
+    @router.route("DELETE", "/api/2.0/sql/sessions/{session_id}")
+    def delete_session(request: Request) -> dict[str, Any]:
+        service.close_session(request.params["session_id"])
+        return {}
+
+    @router.route("POST", _BASE)
+    def execute(request: Request) -> dict[str, Any]:
+        body = request.json()
+        text = body.get("statement")
+        if not isinstance(text, str) or not text.strip():
+            raise invalid("statement is required.")
+        warehouse_id = warehouse_of(body.get("warehouse_id"))
+        wait = _wait_seconds(body.get("wait_timeout"))
+        disposition = str(body.get("disposition") or "INLINE").upper()
+        result_format = str(body.get("format") or "JSON_ARRAY").upper()
+        if disposition not in _DISPOSITIONS:
+            raise invalid(f"Invalid disposition {disposition!r}: use one of {sorted(_DISPOSITIONS)}.")
+        if result_format not in _FORMATS:
+            raise invalid(f"Invalid format {result_format!r}: use one of {sorted(_FORMATS)}.")
+        if disposition == "INLINE" and result_format != "JSON_ARRAY":
+            raise invalid(f"The {result_format} format is not supported with the INLINE disposition.")
+        row_limit = body.get("row_limit")
+        if row_limit is not None and (not isinstance(row_limit, int) or row_limit < 0):
+            raise invalid("row_limit must be a non-negative integer.")
+        parameters = _parameters(body.get("parameters"))
+        tags = querytags.parse_list(body.get("query_tags"))
+        session_id = body.get("session_id")
+        ephemeral = not session_id
+        if ephemeral:
+            session = open_session(request, warehouse_id, body.get("catalog"), body.get("schema"), None)
+        else:
+            found = service.session(str(session_id))
+            if found is None:
+                raise not_found(f"Session {session_id}")
+            session = found
+        try:
+            statement = service.execute(
+                session,
+                text,
+                parameters=parameters,
+                statement_tags=tags,
+                row_limit=row_limit or None,
+                asynchronous=wait == 0,
+            )
+        finally:
+            if ephemeral:
+                service.close_session(session.id, keep_statements=True)
+        state = statement.state(service.clock.time())
+        return statement_json(statement, "PENDING" if state == "RUNNING" else state)
+
+    @router.route("GET", _BASE + "/{statement_id}")
+    def get(request: Request) -> dict[str, Any]:
+        statement = statement_of(request)
+        return statement_json(statement, statement.state(service.clock.time()))
+
+    @router.route("GET", _BASE + "/{statement_id}/result/chunks/{chunk_index}")
+    def get_chunk(request: Request) -> dict[str, Any]:
+        statement = statement_of(request)
+        state = statement.state(service.clock.time())
+        if state != "SUCCEEDED" or statement.result is None:
+            raise ApiError(400, "BAD_REQUEST", f"Statement {statement.id} has no result: its state is {state}.")
+        try:
+            index = int(request.params["chunk_index"])
+        except ValueError:
+            raise invalid(f"Invalid chunk index {request.params['chunk_index']!r}.") from None
+        return _chunk(statement, index)
+
+    @router.route("POST", _BASE + "/{statement_id}/cancel")
+    def cancel(request: Request) -> dict[str, Any]:
+        service.cancel(statement_of(request))
+        return {}
+
+    @router.route("DELETE", _BASE + "/{statement_id}")
+    def close(request: Request) -> dict[str, Any]:
+        statement = service.statement(request.params["statement_id"])
+        if statement is not None:
+            service.close(statement)
+        return {}

@@ -1,0 +1,235 @@
+"""Databricks SQL to DuckDB SQL: parse with sqlglot, rewrite catalogs and parameters, generate, cache.
+
+A translation depends only on the statement text and the types of its parameters, never on the session, so
+it is cached (bounded LRU). What depends on the session (the current catalog and schema) is bound as DuckDB
+parameters when the statement runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import sqlglot
+import sqlglot.errors
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel
+
+from . import errors
+from .names import private_catalog
+
+CURRENT_CATALOG = "__current_catalog"
+CURRENT_SCHEMA = "__current_schema"
+NONZERO_MACRO = "__databricks_nonzero"
+CACHE_SIZE = 4096
+
+# (name or None for a positional ``?``, Databricks type) for each parameter a statement was given.
+ParameterTypes = tuple[tuple[str | None, str], ...]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One DuckDB parameter of a translated statement and where its value comes from."""
+
+    duckdb_name: str
+    parameter_name: str | None = None
+    position: int | None = None
+
+
+@dataclass(frozen=True)
+class Translation:
+    """What the engine runs for one Databricks statement.
+
+    ``action`` is ``"duckdb"`` (run ``sql``), or ``"use"`` or ``"describe"`` (``target`` names the object, with
+    ``use_kind`` the USE keyword).
+    ``result`` says how DuckDB's answer becomes the Databricks answer: ``"rows"``, ``"count"`` (DML: the
+    number of affected rows) or ``"none"`` (DDL).
+    """
+
+    action: str
+    statement_type: str
+    result: str = "none"
+    sql: str = ""
+    bindings: tuple[Binding, ...] = ()
+    target: tuple[str, ...] = ()
+    use_kind: str = ""
+
+
+def translate(sql: str, parameter_types: ParameterTypes = ()) -> Translation:
+    """The DuckDB form of Databricks statement ``sql``; raises :class:`errors.SqlError` if it is not valid."""
+    return _translate(sql, parameter_types)
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _translate(sql: str, parameter_types: ParameterTypes) -> Translation:
+    try:
+        trees = [tree for tree in sqlglot.parse(sql, read="databricks") if tree is not None]
+    except sqlglot.errors.ParseError as error:
+        raise errors.from_sqlglot(error) from None
+    except sqlglot.errors.TokenError as error:
+        raise errors.parse_error(f"'{str(error)[:40]}'") from None
+    if not trees:
+        raise errors.parse_error("end of input")
+    if len(trees) > 1:
+        raise errors.parse_error(f"'{trees[1].sql(dialect='databricks').split(' ', 1)[0]}'")
+    return _from_tree(trees[0], parameter_types)
+
+
+def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Translation:
+    if isinstance(tree, exp.Use):
+        return Translation("use", "USE", target=_parts(tree.this), use_kind=_use_kind(tree))
+    if isinstance(tree, exp.Describe) and isinstance(tree.this, exp.Table):
+        return Translation("describe", "DESCRIBE", result="rows", target=_parts(tree.this))
+    statement_type, result = _classify(tree)
+    tree = tree.copy()
+    if isinstance(tree, exp.Select):
+        _name_projections(tree)
+    _rewrite_catalogs(tree)
+    _rewrite_range(tree)
+    _rewrite_divisions(tree)
+    bindings = _rewrite_parameters(tree, parameter_types)
+    duckdb_sql = tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.IGNORE)
+    return Translation("duckdb", statement_type, result, duckdb_sql, bindings)
+
+
+def _parts(node: exp.Expression | None) -> tuple[str, ...]:
+    if isinstance(node, exp.Table):
+        return tuple(part.name for part in node.parts)
+    if node is None:
+        return ()
+    return (node.name,)
+
+
+def _use_kind(tree: exp.Use) -> str:
+    kind = tree.args.get("kind")
+    return kind.name.upper() if kind is not None else ""
+
+
+def _classify(tree: exp.Expression) -> tuple[str, str]:
+    if isinstance(tree, exp.Query):
+        return "SELECT", "rows"
+    if isinstance(tree, exp.Insert):
+        return "INSERT", "count"
+    if isinstance(tree, exp.Update):
+        return "UPDATE", "count"
+    if isinstance(tree, exp.Delete):
+        return "DELETE", "count"
+    if isinstance(tree, exp.Merge):
+        return "MERGE", "count"
+    if isinstance(tree, exp.Create):
+        return "CREATE", "count" if isinstance(tree.expression, exp.Query) and tree.kind == "TABLE" else "none"
+    if isinstance(tree, exp.Drop):
+        return "DROP", "none"
+    if isinstance(tree, exp.Alter):
+        return "ALTER", "none"
+    if isinstance(tree, exp.TruncateTable):
+        return "TRUNCATE", "none"
+    if isinstance(tree, exp.Describe):
+        return "DESCRIBE", "rows"
+    if isinstance(tree, exp.Command):
+        return str(tree.this).upper(), "rows"
+    return "OTHER", "rows"
+
+
+def _rewrite_catalogs(tree: exp.Expression) -> None:
+    for table in tree.find_all(exp.Table):
+        catalog = table.args.get("catalog")
+        if isinstance(catalog, exp.Identifier) and catalog.name:
+            table.set("catalog", exp.to_identifier(private_catalog(catalog.name), quoted=True))
+
+
+def _rewrite_range(tree: exp.Expression) -> None:
+    """Databricks' ``range(...)`` table function names its column ``id``; DuckDB's names it ``range``."""
+    for table in tree.find_all(exp.Table):
+        function = table.this
+        if not (isinstance(function, exp.Anonymous) and str(function.this).lower() == "range"):
+            continue
+        alias = table.args.get("alias")
+        if alias is not None and alias.columns:
+            continue
+        name = alias.this if alias is not None and alias.this else exp.to_identifier("range", quoted=True)
+        table.set("alias", exp.TableAlias(this=name, columns=[exp.to_identifier("id")]))
+
+
+def _rewrite_divisions(tree: exp.Expression) -> None:
+    """Databricks (ANSI mode) fails on a zero divisor where DuckDB answers infinity or NULL."""
+    for node in list(tree.find_all(exp.Div, exp.Mod, exp.IntDiv)):
+        divisor = node.expression
+        if isinstance(divisor, exp.Literal) and not divisor.is_string and _nonzero_number(divisor.this):
+            continue
+        node.set("expression", exp.Anonymous(this=NONZERO_MACRO, expressions=[divisor]))
+
+
+def _nonzero_number(text: str) -> bool:
+    try:
+        return float(text) != 0
+    except ValueError:
+        return False
+
+
+@functools.lru_cache(maxsize=256)
+def _duckdb_type(databricks_type: str) -> exp.DataType | None:
+    if databricks_type.upper() in ("VOID", "NULL"):
+        return None
+    try:
+        return exp.DataType.build(databricks_type, dialect="databricks")
+    except (sqlglot.errors.ParseError, ValueError):
+        raise errors.SqlError(
+            "INVALID_PARAMETER_VALUE", "22023", f"The parameter type {databricks_type} is not a Databricks type."
+        ) from None
+
+
+def _rewrite_parameters(tree: exp.Expression, parameter_types: ParameterTypes) -> tuple[Binding, ...]:
+    named = {name.lower(): kind for name, kind in parameter_types if name is not None}
+    positional = [kind for name, kind in parameter_types if name is None]
+    bindings: dict[str, Binding] = {}
+    position = 0
+    nodes = tree.find_all(exp.Placeholder, exp.CurrentCatalog, exp.CurrentSchema, exp.CurrentDatabase, bfs=False)
+    for node in list(nodes):
+        if isinstance(node, exp.CurrentCatalog):
+            node.replace(exp.Placeholder(this=CURRENT_CATALOG))
+            bindings[CURRENT_CATALOG] = Binding(CURRENT_CATALOG)
+            continue
+        if isinstance(node, (exp.CurrentSchema, exp.CurrentDatabase)):
+            node.replace(exp.Placeholder(this=CURRENT_SCHEMA))
+            bindings[CURRENT_SCHEMA] = Binding(CURRENT_SCHEMA)
+            continue
+        name = node.args.get("this")
+        if name:
+            kind = named.get(name.lower())
+            if kind is None:
+                raise errors.unbound_parameter(name)
+            duckdb_name = "p_" + name.lower()
+            binding = Binding(duckdb_name, parameter_name=name.lower())
+        else:
+            if position >= len(positional):
+                raise errors.unbound_parameter(f"_{position + 1}")
+            kind = positional[position]
+            duckdb_name = f"p{position + 1}"
+            binding = Binding(duckdb_name, position=position)
+            position += 1
+        bindings[duckdb_name] = binding
+        placeholder = exp.Placeholder(this=duckdb_name)
+        target = _duckdb_type(kind)
+        node.replace(exp.Cast(this=placeholder, to=target.copy()) if target is not None else placeholder)
+    return tuple(bindings.values())
+
+
+def _name_projections(select: exp.Select) -> None:
+    """Give unnamed result columns the names Databricks would (DuckDB names them after its own rewrite)."""
+    projections = []
+    changed = False
+    for projection in select.expressions:
+        if isinstance(projection, (exp.Alias, exp.Column, exp.Star)) or not isinstance(projection, exp.Expression):
+            projections.append(projection)
+            continue
+        if isinstance(projection, exp.Literal) and projection.is_string:
+            name = projection.this
+        elif isinstance(projection, exp.Placeholder):
+            name = f":{projection.args['this']}" if projection.args.get("this") else "?"
+        else:
+            name = projection.sql(dialect="databricks")
+        projections.append(exp.alias_(projection, exp.to_identifier(name, quoted=True)))
+        changed = True
+    if changed:
+        select.set("expressions", projections)
