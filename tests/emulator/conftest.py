@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from opentelemetry_instrumentation_databricks.emulator import Clock, Emulator
+
+
+@pytest.fixture(autouse=True)
+def _no_databricks_credentials(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith(("DATABRICKS_", "ARM_")) or name == "GOOGLE_CREDENTIALS":
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="module")

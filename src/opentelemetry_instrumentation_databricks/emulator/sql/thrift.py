@@ -3,7 +3,9 @@ talks to it.
 
 Requests are decoded with the connector's own ``TCLIService.Processor`` (binary protocol over a memory
 buffer). A normal ``cursor.execute`` is one round trip: the answer carries direct results (status, metadata,
-the first rows) and, when every row fits, closes the operation server-side. Results travel as
+the first rows) and, when every row fits, closes the operation server-side. A request without direct results
+(``execute_async``) is asynchronous: it stays RUNNING until the emulator clock reaches the statement's simulated
+end. A stopped warehouse starts at once on its first request. Results travel as
 ``COLUMN_BASED_SET`` so the client needs no pyarrow. SQL failures come back as ``ERROR_STATE`` with the
 Databricks message, which the connector raises as ``ServerOperationError``.
 """
@@ -211,7 +213,7 @@ class ThriftHandler:
             parameters=parameters,
             statement_tags=querytags.parse_serialized(tags_text),
             row_limit=req.resultRowLimit or None,
-            asynchronous=req.getDirectResults is None,
+            asynchronous=bool(req.runAsync) and req.getDirectResults is None,
         )
         return self._operation(ttypes.TExecuteStatementResp, statement, req.getDirectResults)
 
