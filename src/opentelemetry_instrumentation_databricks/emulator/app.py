@@ -124,8 +124,8 @@ class Emulator:
             "enable_telemetry": False,
             "_retry_stop_after_attempts_count": 1,
             "_retry_stop_after_attempts_duration": 1,
-            "_retry_delay_min": 0.01,
-            "_retry_delay_max": 0.05,
+            "_retry_delay_min": 0.1,
+            "_retry_delay_max": 5.0,
             "_socket_timeout": 30,
         }
         if use_sea:
