@@ -95,6 +95,8 @@ class DatabricksInstrumentor(BaseInstrumentor):
 
     _sql = None
     _workspace = None
+    tracer_provider: Any = None
+    """The ``tracer_provider`` given to ``instrument()`` (``None``: the global one)."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -111,6 +113,11 @@ class DatabricksInstrumentor(BaseInstrumentor):
             meter = metrics.get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url=_SCHEMA_URL)
             cost_metrics = CostMetrics(meter)
         sizes = WarehouseSizes(settings.warehouse_sizes, settings.default_warehouse_size, settings.warehouse_lookup)
+        DatabricksInstrumentor.tracer_provider = kwargs.get("tracer_provider")
+        if _installed("dagster") or _installed("dagster_pipes"):
+            from .dagster.detection import install_detectors
+
+            install_detectors()
         if _installed("databricks.sql"):
             from .sql import SqlPatches
 
@@ -123,6 +130,10 @@ class DatabricksInstrumentor(BaseInstrumentor):
             )
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        from .dagster.detection import uninstall_detectors
+
+        uninstall_detectors()
+        DatabricksInstrumentor.tracer_provider = None
         if DatabricksInstrumentor._sql is not None:
             DatabricksInstrumentor._sql.uninstall()
             DatabricksInstrumentor._sql = None
