@@ -128,12 +128,12 @@ class SqlPatches:
 
     # wrappers
     def _execute(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
-        if _in_batch.get() or not is_instrumentation_enabled():
+        if _in_batch.get():
             return wrapped(*args, **kwargs)
         return self._traced(wrapped, cursor, args, kwargs, "execute", None)
 
     def _executemany(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
-        if _in_batch.get() or not is_instrumentation_enabled():
+        if _in_batch.get():
             return wrapped(*args, **kwargs)
         token = _in_batch.set(True)
         try:
@@ -142,28 +142,10 @@ class SqlPatches:
             _in_batch.reset(token)
 
     def _metadata(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
-        if not is_instrumentation_enabled():
-            return wrapped(*args, **kwargs)
         return self._traced(wrapped, cursor, args, kwargs, "metadata", _METADATA_OPERATIONS[wrapped.__name__])
 
     def _execute_async(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
-        if not is_instrumentation_enabled():
-            return wrapped(*args, **kwargs)
-        self._finish_pending(cursor)
-        try:
-            statement, args, kwargs = self._start(cursor, args, kwargs, "execute_async", None)
-        except Exception:
-            self._log_once("start")
-            return wrapped(*args, **kwargs)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            otel_context.detach(statement.token)
-            self._finish(statement, cursor, exc)
-            raise
-        otel_context.detach(statement.token)
-        cursor.__dict__[_PENDING] = statement
-        return result
+        return self._traced(wrapped, cursor, args, kwargs, "execute_async", None)
 
     def _get_async_execution_result(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:
         statement = cursor.__dict__.pop(_PENDING, None)
@@ -185,6 +167,9 @@ class SqlPatches:
     def _traced(
         self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict, kind: str, operation: str | None
     ) -> Any:
+        """Run one statement under its span; ``execute_async`` leaves the span open on the cursor."""
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
         try:
             self._finish_pending(cursor)
             statement, args, kwargs = self._start(cursor, args, kwargs, kind, operation)
@@ -198,7 +183,10 @@ class SqlPatches:
             self._finish(statement, cursor, exc)
             raise
         otel_context.detach(statement.token)
-        self._finish(statement, cursor, None)
+        if kind == "execute_async":
+            cursor.__dict__[_PENDING] = statement
+        else:
+            self._finish(statement, cursor, None)
         return result
 
     def _start(
