@@ -1,0 +1,328 @@
+"""The reconciler: billed cost that arrived since the last run, as ``databricks.billing`` spans in the original traces.
+
+Meant to run on a schedule. From cron (every hour)::
+
+    0 * * * *  DATABRICKS_HOST=... DATABRICKS_HTTP_PATH=... DATABRICKS_TOKEN=... \\
+               OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 \\
+               databricks-otel-reconcile run --state /var/lib/otel/reconcile.sqlite --records /mnt/otel/span-records
+
+As a Dagster schedule::
+
+    import dagster as dg
+    from opentelemetry_instrumentation_databricks.reconcile import Reconciler
+
+    @dg.op
+    def reconcile_billing(context):
+        result = Reconciler.from_environment(state_path="/var/lib/otel/reconcile.sqlite",
+                                             records_directory="/mnt/otel/span-records").run()
+        context.log.info(result.summary())
+
+    @dg.job
+    def billing_reconciliation():
+        reconcile_billing()
+
+    reconcile_hourly = dg.ScheduleDefinition(job=billing_reconciliation, cron_schedule="0 * * * *")
+
+Library use: ``Reconciler(source, exporter, StateStore(path), records_directory=..., meter_provider=...).run()``.
+
+What one run does: it asks the billing source for every unit (job run, pipeline update, notebook or all-purpose
+cluster per day, SQL statement, idle warehouse-hour, other usage) with a ``system.billing.usage`` row ingested on or
+after its watermark (``ingestion_date``), priced over ALL the unit's rows (every record type). For each unit whose
+total differs from what was emitted before it emits ONE ``databricks.billing`` span carrying the difference
+(``databricks.dbu.billed``, ``databricks.cost.billed_usd``; ``databricks.billing.delta=true`` after the first), timed
+over the unit's usage window, child of the span that did the work. The parent comes from the span-time id record
+(:mod:`.records`), else from our ``otel_trace_id``/``otel_span_id`` tags (cluster custom tags in billing.usage,
+query tags in query.history), else the span is a root of a trace of its own (``databricks.billing.parent=none``).
+Idle warehouse time and usage of no known unit come back as root spans with
+``databricks.cost.attribution=unattributed``, so the billing spans of a period sum to billing.usage.
+``databricks.dbu.billed`` / ``databricks.cost.billed`` metric points are cumulative totals of the committed state.
+
+Crash-safety protocol (the state store is one SQLite file, see :mod:`.state`):
+
+1. RECOVER: if the outbox holds entries, a previous run died after step 2: export them again (same payloads, so
+   the same trace and span ids), then step 4. If that export fails, stop: nothing else moves.
+2. QUERY then STAGE: read billing (a failure here changes nothing: the watermark stays and the next run repeats);
+   compute each unit's delta against ``units``; write every delta to the outbox, with its deterministic span id
+   and the new watermark as *pending*, in ONE transaction.
+3. EXPORT the staged spans through the span exporter and wait for its result.
+4. COMMIT in ONE transaction: outbox totals become ``units``, the outbox empties, the pending watermark becomes the
+   watermark.
+
+A crash between 1/2 and 3 loses nothing (the outbox or the unmoved watermark brings the units back). A crash
+between 3 and 4 re-exports the same spans with the same ids at the next run: the state and the metrics never count
+them twice, and a backend sees a repeat of an identical span (same trace id and span id), never a second dollar
+amount. A rerun with no new billing emits nothing (every delta is zero).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from ..attributes import COMPUTE_TYPE, WAREHOUSE_ID
+from ..version import __version__
+from .keys import CLUSTER, NOTEBOOK, STATEMENT
+from .metrics import BilledCostMetrics
+from .query import WAREHOUSE_IDLE
+from .records import SpanIdRecords, SpanRecord
+from .source import BilledCost, SqlBillingSource
+from .spans import (
+    BILLING_DELTA,
+    BILLING_PARENT,
+    BILLING_UNIT_ID,
+    BILLING_UNIT_KIND,
+    COST_ATTRIBUTION,
+    COST_BILLED_USD,
+    COST_ESTIMATE_ERROR,
+    COST_SOURCE,
+    DBU_BILLED,
+    billing_span,
+    deterministic_span_id,
+    deterministic_trace_id,
+)
+from .state import Emitted, OutboxEntry, StateStore
+
+_logger = logging.getLogger(__name__)
+
+_EPSILON = 1e-9
+_EXPORT_BATCH = 512
+BILLING_DBU_TOTAL = "databricks.billing.dbu_total"
+BILLING_USD_TOTAL = "databricks.billing.usd_total"
+BILLING_ROWS = "databricks.billing.rows"
+BILLING_UNPRICED_ROWS = "databricks.billing.unpriced_rows"
+
+
+class ExportFailed(RuntimeError):
+    """The span exporter did not accept the billing spans; the outbox keeps them for the next run."""
+
+
+@dataclass
+class ReconcileResult:
+    recovered: int = 0
+    emitted: int = 0
+    restatements: int = 0
+    attributed_dbu: float = 0.0
+    attributed_usd: float = 0.0
+    unattributed_dbu: float = 0.0
+    unattributed_usd: float = 0.0
+    malformed_rows: int = 0
+    unpriced_rows: int = 0
+    watermark: str | None = None
+    parents: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"{self.emitted} billing spans ({self.restatements} corrections, {self.recovered} recovered); "
+            f"attributed {self.attributed_dbu:.4f} DBU / ${self.attributed_usd:.4f}, unattributed "
+            f"{self.unattributed_dbu:.4f} DBU / ${self.unattributed_usd:.4f}; malformed rows {self.malformed_rows}, "
+            f"unpriced rows {self.unpriced_rows}; watermark {self.watermark}"
+        )
+
+
+class Reconciler:
+    """Puts billed cost that arrived since the last run into the traces, once. See the module docstring."""
+
+    def __init__(
+        self,
+        source: SqlBillingSource,
+        exporter: SpanExporter,
+        state: StateStore,
+        *,
+        records_directory: str | os.PathLike[str] | None = None,
+        meter_provider: MeterProvider | None = None,
+        resource: Resource | None = None,
+        lookback_days: int = 30,
+        watermark_overlap_days: int = 1,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.source = source
+        self.exporter = exporter
+        self.state = state
+        self.records_directory = records_directory
+        self.resource = resource or Resource.create({"service.name": "databricks-otel-reconciler"})
+        self.scope = InstrumentationScope("opentelemetry_instrumentation_databricks.reconcile", __version__)
+        self.lookback_days = lookback_days
+        self.watermark_overlap_days = watermark_overlap_days
+        self.clock = clock or source.clock
+        self.metrics = (
+            BilledCostMetrics(meter_provider.get_meter(self.scope.name, __version__), state.totals_by_kind)
+            if meter_provider is not None
+            else None
+        )
+
+    @classmethod
+    def from_environment(cls, *, state_path: str, records_directory: str | None = None, **options: Any) -> Reconciler:
+        """A reconciler wired from ``DATABRICKS_*`` and ``OTEL_*`` environment variables (see :mod:`.cli`)."""
+        from .cli import build_reconciler
+
+        return build_reconciler(state_path=state_path, records_directory=records_directory, **options)
+
+    def run(self) -> ReconcileResult:
+        result = ReconcileResult()
+        pending = self.state.outbox()
+        if pending:
+            self._export(pending)
+            self.state.commit_outbox()
+            result.recovered = len(pending)
+        today = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).date()
+        horizon = today - dt.timedelta(days=self.lookback_days)
+        watermark = dt.date.fromisoformat(self.state.meta("watermark") or horizon.isoformat())
+        previous_complete = int(self.state.meta("complete_before_ms") or 0)
+        complete_before = self.source.complete_before_ms()
+        malformed_before = self.source.report.malformed_rows
+        costs = list(
+            self.source.changed(
+                watermark=watermark,
+                previous_complete_before_ms=previous_complete,
+                complete_before_ms=complete_before,
+                horizon=horizon,
+            )
+        )
+        result.malformed_rows = self.source.report.malformed_rows - malformed_before
+        result.unpriced_rows = sum(cost.unpriced_rows for cost in costs)
+        emitted = self.state.emitted(cost.unit for cost in costs)
+        records = self._records(costs)
+        entries = []
+        for cost in costs:
+            entry = self._entry(cost, emitted.get(cost.unit), records, result)
+            if entry is not None:
+                entries.append(entry)
+        seen = max((cost.last_ingestion for cost in costs if cost.last_ingestion), default=None)
+        new_watermark = watermark
+        if seen is not None:
+            new_watermark = max(watermark, seen - dt.timedelta(days=self.watermark_overlap_days))
+        result.watermark = new_watermark.isoformat()
+        self.state.stage(entries, {"watermark": new_watermark.isoformat(), "complete_before_ms": str(complete_before)})
+        self._export(entries)
+        self.state.commit_outbox()
+        result.emitted = len(entries)
+        return result
+
+    # building the deltas
+    def _records(self, costs: Sequence[BilledCost]) -> SpanIdRecords:
+        if self.records_directory is None:
+            return SpanIdRecords()
+        wanted = {_record_unit(cost) for cost in costs if cost.attributed}
+        return SpanIdRecords.load(self.records_directory, units=wanted)
+
+    def _entry(
+        self, cost: BilledCost, previous: Emitted | None, records: SpanIdRecords, result: ReconcileResult
+    ) -> OutboxEntry | None:
+        usd = cost.usd or 0.0
+        delta_dbu = cost.dbu - (previous.dbu if previous else 0.0)
+        delta_usd = usd - (previous.usd if previous else 0.0)
+        if abs(delta_dbu) < _EPSILON and abs(delta_usd) < _EPSILON:
+            return None
+        emission = (previous.emissions if previous else 0) + 1
+        if previous is not None:
+            result.restatements += 1
+        if cost.attributed:
+            result.attributed_dbu += delta_dbu
+            result.attributed_usd += delta_usd
+        else:
+            result.unattributed_dbu += delta_dbu
+            result.unattributed_usd += delta_usd
+        matched = _matching_records(cost, records.get(_record_unit(cost)))
+        trace_id, parent_id, parent_source = self._parent(cost, matched)
+        result.parents[parent_source] = result.parents.get(parent_source, 0) + 1
+        attributes: dict[str, Any] = {
+            BILLING_UNIT_KIND: cost.kind,
+            BILLING_UNIT_ID: cost.unit_id,
+            DBU_BILLED: delta_dbu,
+            COST_BILLED_USD: delta_usd,
+            BILLING_DBU_TOTAL: cost.dbu,
+            BILLING_USD_TOTAL: usd,
+            BILLING_DELTA: previous is not None,
+            BILLING_PARENT: parent_source,
+            BILLING_ROWS: cost.row_count,
+            COST_SOURCE: "billing",
+            COST_ATTRIBUTION: "attributed" if cost.attributed else "unattributed",
+        }
+        if cost.unpriced_rows:
+            attributes[BILLING_UNPRICED_ROWS] = cost.unpriced_rows
+        if cost.kind in (STATEMENT, WAREHOUSE_IDLE) and cost.scope:
+            attributes[WAREHOUSE_ID] = cost.scope
+        compute = next((r.compute_type for r in matched if r.compute_type), None)
+        if compute:
+            attributes[COMPUTE_TYPE] = compute
+        estimated = [r.estimated_usd for r in matched if r.estimated_usd is not None]
+        if estimated and usd > 0:
+            attributes[COST_ESTIMATE_ERROR] = (sum(estimated) - usd) / usd
+        payload = {
+            "trace_id": f"{trace_id:032x}",
+            "span_id": f"{deterministic_span_id(cost.kind, cost.unit_id, emission):016x}",
+            "parent_id": f"{parent_id:016x}" if parent_id is not None else None,
+            "start_ns": cost.usage_start_ms * 1_000_000,
+            "end_ns": cost.usage_end_ms * 1_000_000,
+            "attributes": attributes,
+        }
+        return OutboxEntry(cost.kind, cost.unit_id, cost.dbu, usd, delta_dbu, delta_usd, emission, payload)
+
+    @staticmethod
+    def _parent(cost: BilledCost, matched: Sequence[SpanRecord]) -> tuple[int, int | None, str]:
+        if matched:
+            best = max(matched, key=lambda r: (r.end_ns - r.start_ns, r.end_ns))
+            return best.trace_id, best.span_id, "span_record"
+        try:
+            trace_id = int(cost.trace_tag or "", 16)
+            span_id = int(cost.span_tag or "", 16)
+            if trace_id and span_id:
+                return trace_id, span_id, "tags"
+        except ValueError:
+            pass
+        return deterministic_trace_id(cost.kind, cost.unit_id.split("@")[0]), None, "none"
+
+    # exporting
+    def _export(self, entries: Sequence[OutboxEntry]) -> None:
+        spans = [self._span(entry) for entry in entries]
+        for start in range(0, len(spans), _EXPORT_BATCH):
+            outcome = self.exporter.export(spans[start : start + _EXPORT_BATCH])
+            if outcome is not SpanExportResult.SUCCESS:
+                raise ExportFailed(
+                    f"the span exporter refused {len(spans)} billing spans ({outcome}); they stay in the outbox of "
+                    f"{self.state.path} and go out at the next run"
+                )
+
+    def _span(self, entry: OutboxEntry) -> ReadableSpan:
+        payload = entry.payload
+        return billing_span(
+            trace_id=int(payload["trace_id"], 16),
+            span_id=int(payload["span_id"], 16),
+            parent_span_id=int(payload["parent_id"], 16) if payload["parent_id"] else None,
+            start_ns=int(payload["start_ns"]),
+            end_ns=int(payload["end_ns"]),
+            attributes=payload["attributes"],
+            resource=self.resource,
+            scope=self.scope,
+        )
+
+
+def _record_unit(cost: BilledCost) -> tuple[str, str]:
+    """The id-record unit of a billed unit: notebooks and clusters are billed per day but recorded per span."""
+    if cost.kind in (NOTEBOOK, CLUSTER):
+        return cost.kind, cost.unit_id.rsplit("/", 1)[0]
+    return cost.unit
+
+
+def _matching_records(cost: BilledCost, records: list[SpanRecord]) -> list[SpanRecord]:
+    if cost.kind not in (NOTEBOOK, CLUSTER):
+        return records[-1:] if cost.kind != STATEMENT else records[:1]
+    day = cost.unit_id.rsplit("/", 1)[-1]
+    return [
+        r for r in records if dt.datetime.fromtimestamp(r.start_ns / 1e9, dt.timezone.utc).date().isoformat() == day
+    ]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
