@@ -112,8 +112,6 @@ def _error_of(response: Mapping[str, Any]) -> str | None:
 def observe_command(tracker: Tracker, command_id: str, response: Mapping[str, Any]) -> None:
     """Emit the span of a command this process started, once; commands started elsewhere are not traced."""
     key = ("command", command_id)
-    if tracker.runs.is_claimed(key):
-        return
     claimed, started = tracker.runs.claim(key)
     if not claimed or started is None:
         return

@@ -337,8 +337,6 @@ def observe_run(tracker: Tracker, run: Mapping[str, Any]) -> None:
     if run_id is None or not is_terminal(run):
         return
     key = ("job_run", str(run_id))
-    if tracker.runs.is_claimed(key):
-        return
     claimed, started = tracker.runs.claim(key)
     if not claimed:
         return

@@ -193,8 +193,6 @@ def observe_update(tracker: Tracker, update: Mapping[str, Any]) -> None:
     if not update_id or update.get("state") not in TERMINAL_UPDATE_STATES:
         return
     key = ("pipeline_update", str(update_id))
-    if tracker.runs.is_claimed(key):
-        return
     claimed, started = tracker.runs.claim(key)
     if not claimed or (started is None and not tracker.settings.trace_untracked_runs):
         return

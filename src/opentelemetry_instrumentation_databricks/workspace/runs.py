@@ -75,11 +75,12 @@ class RunTable:
         if dropped is not None:
             _logger.debug("run table full (%d): forgot %s %s, its span will not be emitted", self.max_runs, *dropped)
 
-    def is_claimed(self, key: RunKey) -> bool:
-        return key in self._claimed
-
     def claim(self, key: RunKey) -> tuple[bool, StartedRun | None]:
-        """``(True, started run or None if unknown)`` the first time, ``(False, None)`` ever after."""
+        """``(True, started run or None if unknown)`` the first time, ``(False, None)`` ever after.
+
+        Polls of a run already emitted return at once, without taking the lock."""
+        if key in self._claimed:
+            return False, None
         with self._lock:
             if key in self._claimed:
                 return False, None

@@ -186,8 +186,6 @@ class GetStatement(StatementCall):
 def observe_statement(tracker: Tracker, statement_id: str, status: Mapping[str, Any]) -> None:
     """Emit the span of a statement this process started, once; statements started elsewhere are not traced."""
     key = ("statement", statement_id)
-    if tracker.runs.is_claimed(key):
-        return
     claimed, started = tracker.runs.claim(key)
     if not claimed or started is None:
         return
