@@ -22,6 +22,7 @@ SERVICE_MODULES = (
     "opentelemetry_instrumentation_databricks.emulator.pipelines",
     "opentelemetry_instrumentation_databricks.emulator.jobs",
     "opentelemetry_instrumentation_databricks.emulator.commands",
+    "opentelemetry_instrumentation_databricks.emulator.system_tables",
 )
 
 
@@ -211,6 +212,14 @@ class Emulator:
         with self.workspace.lock:
             found = clusters(self.workspace).table.values()
             return tuple(c.record(now) for c in found if c.sessions and c.sessions[0].requested <= now)
+
+    @property
+    def billing(self):
+        """The billing side (:class:`~.system_tables.Billing`): arrival delays, rates, list prices, usage policies,
+        warehouse scaling and ``restate``/``retract`` corrections behind ``system.billing.usage``."""
+        from .system_tables import system_tables
+
+        return system_tables(self.workspace).billing
 
     @property
     def commands(self) -> tuple:

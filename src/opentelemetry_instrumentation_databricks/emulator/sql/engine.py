@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,7 @@ class SqlEngine:
         self.default_schema = default_schema
         self._database = duckdb.connect(":memory:")
         self._lock = threading.Lock()
+        self._read_hooks: dict[str, Callable[[frozenset[tuple[str, str]]], None]] = {}
         with self._lock:
             self._attach(self.default_catalog, (self.default_schema,))
             self._attach("system", SYSTEM_SCHEMAS)
@@ -134,6 +135,13 @@ class SqlEngine:
         cursor.execute("SET TimeZone = 'UTC'")
         cursor.execute(_NONZERO_MACRO_SQL)
         return cursor
+
+    def on_catalog_read(self, catalog: str, hook: Callable[[frozenset[tuple[str, str]]], None]) -> None:
+        """Call ``hook`` with the ``(schema, table)`` names a statement reads in ``catalog``, before it runs.
+
+        Statements that do not name a table of ``catalog`` (nor use it as their current catalog) never call it.
+        """
+        self._read_hooks[catalog.lower()] = hook
 
     def close(self) -> None:
         self._database.close()
@@ -164,6 +172,8 @@ class SqlEngine:
                     return self._command(session, command)
                 signature = tuple((p.name.lower() if p.name else None, _signature_type(p)) for p in parameters)
                 translation = translate(sql, signature)
+                if self._read_hooks and translation.tables:
+                    self._before_read(session, translation.tables)
                 return self._run(session, translation, parameters, row_limit)
             except errors.SqlError:
                 raise
@@ -175,6 +185,15 @@ class SqlEngine:
     def metadata_cursor(self, session: EngineSession) -> duckdb.DuckDBPyConnection:
         """The session's cursor, for metadata reads (hold ``session.lock`` while using it)."""
         return session.cursor
+
+    def _before_read(self, session: EngineSession, tables: tuple[tuple[str, str, str], ...]) -> None:
+        wanted: dict[str, set[tuple[str, str]]] = {}
+        for catalog, schema, name in tables:
+            wanted.setdefault((catalog or session.catalog).lower(), set()).add((schema or session.schema, name))
+        for catalog, names in wanted.items():
+            hook = self._read_hooks.get(catalog)
+            if hook is not None:
+                hook(frozenset(names))
 
     # running translated statements
     def _run(

@@ -44,6 +44,8 @@ class Translation:
     ``use_kind`` the USE keyword).
     ``result`` says how DuckDB's answer becomes the Databricks answer: ``"rows"``, ``"count"`` (DML: the
     number of affected rows) or ``"none"`` (DDL).
+    ``tables`` are the ``(catalog, schema, table)`` names the statement mentions, as written (``""`` for a part
+    left out), so that the engine can prepare tables filled on demand (the system tables) before they are read.
     """
 
     action: str
@@ -53,6 +55,7 @@ class Translation:
     bindings: tuple[Binding, ...] = ()
     target: tuple[str, ...] = ()
     use_kind: str = ""
+    tables: tuple[tuple[str, str, str], ...] = ()
 
 
 def translate(sql: str, parameter_types: ParameterTypes = ()) -> Translation:
@@ -82,6 +85,7 @@ def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Transla
         return Translation("describe", "DESCRIBE", result="rows", target=_parts(tree.this))
     statement_type, result = _classify(tree)
     tree = tree.copy()
+    tables = tuple(dict.fromkeys((t.catalog, t.db, t.name) for t in tree.find_all(exp.Table) if t.name))
     if isinstance(tree, exp.Select):
         _name_projections(tree)
     _rewrite_catalogs(tree)
@@ -89,7 +93,7 @@ def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Transla
     _rewrite_divisions(tree)
     bindings = _rewrite_parameters(tree, parameter_types)
     duckdb_sql = tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.IGNORE)
-    return Translation("duckdb", statement_type, result, duckdb_sql, bindings)
+    return Translation("duckdb", statement_type, result, duckdb_sql, bindings, tables=tables)
 
 
 def _parts(node: exp.Expression | None) -> tuple[str, ...]:
