@@ -16,8 +16,8 @@ _LITERALS = re.compile(
       (?P<line_comment>--[^\n]*)
     | (?P<block_comment>/\*.*?(?:\*/|\Z))
     | (?P<identifier>`(?:[^`]|``)*`)
-    | (?P<string>[rRxXbB]?'(?:[^'\\]|\\.|'')*(?:'|\Z))
-    | (?P<dstring>[rRxXbB]?"(?:[^"\\]|\\.|"")*(?:"|\Z))
+    | (?P<string>[rRxXbB]?'(?:[^'\\]|\\.|'')*\\?(?:'|\Z))
+    | (?P<dstring>[rRxXbB]?"(?:[^"\\]|\\.|"")*\\?(?:"|\Z))
     | (?P<dollar>\$\$.*?(?:\$\$|\Z))
     | (?P<number>(?<![\w.$])(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?:BD|bd|[lLsSyYdDfF])?)(?![\w]))
     """,
