@@ -193,16 +193,35 @@ def _resolve(
     if options.get(name) is not None:
         try:
             return parse(options[name])
-        except ValueError as exc:
-            raise ConfigurationError(f"DatabricksInstrumentor().instrument({name}={options[name]!r}): {exc}") from None
+        except Exception as exc:  # whatever a parser trips over in a value, the caller gets one error type
+            raise ConfigurationError(
+                f"DatabricksInstrumentor().instrument({name}={_shown(options[name])}): {_reason(exc)}"
+            ) from None
     raw = environ.get(variable)
     if raw is None or raw.strip() == "":
         return default
     try:
         return parse(raw)
-    except ValueError as exc:
-        _logger.warning("Ignoring %s=%r (%s); using the default %r.", variable, raw, exc, default)
+    except Exception as exc:  # a bad environment variable must never stop the instrumentation from starting
+        _logger.warning("Ignoring %s=%s (%s); using the default %r.", variable, _shown(raw), _reason(exc), default)
         return default
+
+
+def _shown(value: Any) -> str:
+    """The value as it is quoted in an error: its repr, cut short when it is long."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer with more digits than Python will print
+        return f"<a {type(value).__name__} too long to print>"
+    return text if len(text) <= 200 else f"{text[:200]}... ({len(text)} characters)"
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ValueError):
+        return str(error)
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return f"{type(error).__name__}: {error}"
 
 
 def _hook(options: Mapping[str, Any], name: str) -> Callable[..., Any] | None:
@@ -259,7 +278,7 @@ def _parse_shape(value: Any) -> WarehouseShape:
         clusters = clusters or 1
     try:
         count = int(clusters)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"cluster count {clusters!r} is not a whole number") from None
     if count < 1:
         raise ValueError(f"cluster count {count} must be at least 1")
@@ -290,7 +309,7 @@ def _parse_warehouse_sizes(value: Any) -> dict[str, WarehouseShape]:
 def _parse_price(value: Any) -> float:
     try:
         price = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError("expected a number of dollars per DBU, e.g. 0.70") from None
     if price < 0 or price != price or price == float("inf"):
         raise ValueError("dollars per DBU must be a finite number >= 0")
@@ -302,7 +321,7 @@ def _finite_number(value: Any, what: str) -> float:
         raise ValueError(f"expected {what}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"expected {what}") from None
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"{what} must be a finite number >= 0")

@@ -57,3 +57,35 @@ def test_bad_environment_variable_warns_and_keeps_the_default(caplog):
 def test_boolean_environment_variables():
     assert Settings.load({}, {"OTEL_INSTRUMENTATION_DATABRICKS_INJECT_TAGS": "false"}).inject_tags is False
     assert Settings.load({}, {"OTEL_INSTRUMENTATION_DATABRICKS_METRICS": "0"}).metrics is False
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("photon_dbu_multiplier", 10**400),
+        ("sql_dollars_per_dbu", 10**400),
+        ("node_type_dbu_rates", {"i3.xlarge": 10**400}),
+        ("warehouse_sizes", {"abc": ("Small", float("inf"))}),
+        ("serverless_dbu_per_hour", 10**5000),
+    ],
+    ids=["multiplier", "price", "node_rates", "cluster_count", "unprintable"],
+)
+def test_numbers_out_of_range_are_a_configuration_error_not_an_overflow(option, value):
+    with pytest.raises(ConfigurationError, match=option):
+        Settings.load({option: value}, {})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OTEL_INSTRUMENTATION_DATABRICKS_NODE_TYPE_DBU_RATES", '{"i3.xlarge": 1' + "0" * 400 + "}"),
+        ("OTEL_INSTRUMENTATION_DATABRICKS_DOLLARS_PER_DBU", "{" * 100_000),
+    ],
+    ids=["overflow", "nesting"],
+)
+def test_environment_variable_that_overflows_or_nests_too_deep_only_warns(caplog, variable, value):
+    with caplog.at_level(logging.WARNING):
+        settings = Settings.load({}, {variable: value})
+    assert settings == Settings.load({}, {})
+    assert variable in caplog.text
+
