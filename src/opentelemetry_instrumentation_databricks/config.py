@@ -29,7 +29,10 @@ _logger = logging.getLogger(__name__)
 
 QUERY_TEXT_MODES = ("sanitized", "raw", "off")
 DEFAULT_OPAQUE_ID_TAG_KEY = "dagster_snowflake_opaque_id"
-_FORBIDDEN_QUERY_TAG_KEY_CHARACTERS = frozenset(",:-/=.")
+_FORBIDDEN_TAG_KEY_CHARACTERS = frozenset(",:-/=.<>%&\\?")
+"""Refused in a key by some carrier of the opaque id: query tags (``,:-/=.``) or cluster, job and pipeline tags
+(``<>%&\\?/``, Azure's rules)."""
+_MAX_TAG_KEY_LENGTH = 127
 DEFAULT_MAX_TRACKED_RUNS = 10_000
 _TRUE = frozenset(("true", "1", "yes", "on"))
 _FALSE = frozenset(("false", "0", "no", "off"))
@@ -253,11 +256,11 @@ def _parse_query_text_mode(value: Any) -> str:
 
 def _parse_tag_key(value: Any) -> str:
     key = str(value).strip()
-    if not key or len(key) > 128:
-        raise ValueError("a query tag key has 1 to 128 characters")
-    bad = sorted(set(key) & _FORBIDDEN_QUERY_TAG_KEY_CHARACTERS)
+    if not key or len(key) > _MAX_TAG_KEY_LENGTH:
+        raise ValueError(f"a tag key has 1 to {_MAX_TAG_KEY_LENGTH} characters (the cluster tag limit)")
+    bad = sorted(set(key) & _FORBIDDEN_TAG_KEY_CHARACTERS)
     if bad:
-        raise ValueError(f"query tag keys may not contain {' '.join(bad)}; use letters, digits and _")
+        raise ValueError(f"tag keys may not contain {' '.join(bad)}; use letters, digits and _")
     return key
 
 

@@ -84,11 +84,13 @@ def orchestration_tags(
 def merge_tags(
     user_tags: Mapping[str, str | None] | None, ours: Iterable[tuple[str, str]], limits: TagLimits
 ) -> tuple[dict[str, str | None], list[str]]:
-    """The user's tags plus as many of ours as fit; returns the merged tags and the keys of ours left out."""
+    """The user's tags plus as many of ours as fit (our keys cleaned to the carrier's key rules); returns the merged
+    tags and the keys of ours left out."""
     merged: dict[str, str | None] = dict(user_tags) if user_tags else {}
     room = limits.max_tags - len(merged)
     dropped = []
     for key, value in ours:
+        key = limits.clean_key(key)
         if key in merged:
             continue
         if room <= 0:

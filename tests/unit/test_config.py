@@ -89,3 +89,8 @@ def test_environment_variable_that_overflows_or_nests_too_deep_only_warns(caplog
     assert settings == Settings.load({}, {})
     assert variable in caplog.text
 
+
+@pytest.mark.parametrize("key", ["cost<center>", "a%b", "k" * 128])
+def test_opaque_id_tag_key_must_fit_cluster_and_job_tags_too(key):
+    with pytest.raises(ConfigurationError, match="opaque_id_tag_key"):
+        Settings.load({"opaque_id_tag_key": key}, {})

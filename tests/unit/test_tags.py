@@ -54,3 +54,20 @@ def test_merged_tags_respect_limits_and_keep_every_user_tag(user, job):
     ours = [key for key in merged if key not in user]
     assert all(len(merged[key]) <= 128 for key in ours)
     assert not set(dropped) & set(merged)
+
+
+def test_our_keys_are_cleaned_to_the_carriers_key_rules():
+    from opentelemetry_instrumentation_databricks.tags import CLUSTER_TAGS
+
+    merged, dropped = merge_tags({}, [("team/cost<center>" + "k" * 200, "v")], CLUSTER_TAGS)
+    (key,) = merged
+    assert len(key) == CLUSTER_TAGS.max_key_length
+    assert key.startswith("team_cost_center_")
+    assert dropped == []
+
+
+def test_a_cleaned_key_never_overwrites_the_users_key():
+    from opentelemetry_instrumentation_databricks.tags import CLUSTER_TAGS
+
+    merged, _ = merge_tags({"a_b": "mine"}, [("a/b", "ours")], CLUSTER_TAGS)
+    assert merged == {"a_b": "mine"}
