@@ -22,7 +22,8 @@ HeaderSource = Callable[[], Mapping[str, str]]
 
 
 class WarehouseSizes:
-    """Answers ``dbu_per_hour(warehouse_id)`` without I/O; lookups run on one daemon thread, at most once per id.
+    """Answers ``dbu_per_hour(warehouse_id)`` without I/O; lookups run on one daemon thread, at most once per id;
+    the thread ends when no lookup is waiting.
 
     The table of looked-up warehouses holds at most ``MAX_KNOWN_WAREHOUSES`` entries (further ones are not
     cached and keep the default); at most ``MAX_PENDING_LOOKUPS`` lookups wait at a time (further ones are
@@ -68,8 +69,15 @@ class WarehouseSizes:
                 self._worker.start()
 
     def _run(self) -> None:
+        """Work through the queued lookups, then end: the thread lives only while lookups wait (so neither an idle
+        process nor instrument/uninstrument cycles keep threads around)."""
         while True:
-            warehouse_id, base_url, headers = self._queue.get()
+            with self._lock:
+                try:
+                    warehouse_id, base_url, headers = self._queue.get_nowait()
+                except queue.Empty:
+                    self._worker = None
+                    return
             try:
                 self._look_up(warehouse_id, base_url, headers)
             except Exception as exc:  # the lookup is a nicety: failures keep the default and say so once
