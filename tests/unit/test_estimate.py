@@ -1,9 +1,12 @@
 import pytest
 
 from opentelemetry_instrumentation_databricks.cost.estimate import CONFIGURED_SIZE, DEFAULT_SIZE, warehouse_time
-from opentelemetry_instrumentation_databricks.cost.rates import WAREHOUSE_DBU_PER_HOUR, canonical_warehouse_size
+from opentelemetry_instrumentation_databricks.cost.rates import (
+    WAREHOUSE_DBU_PER_HOUR,
+    WarehouseShape,
+    canonical_warehouse_size,
+)
 from opentelemetry_instrumentation_databricks.cost.warehouse_sizes import WarehouseSizes
-from opentelemetry_instrumentation_databricks.cost.rates import WarehouseShape
 
 
 def test_an_hour_of_a_small_warehouse_is_twelve_dbu():
