@@ -2,7 +2,7 @@
 
 ::
 
-    databricks-otel-reconcile run --state reconcile.sqlite --records /mnt/otel/span-records [--discount 0.8]
+    databricks-otel-reconcile run --state reconcile.sqlite --records /mnt/otel/span-records [--discount 0.8] [--json]
     databricks-otel-reconcile accuracy --since 2026-11-01 --state reconcile.sqlite --records ... [--json]
 
 Billing connection (the SQL connector; ``pip install databricks-sql-connector``): ``--host``/``DATABRICKS_HOST``,
@@ -16,10 +16,13 @@ watermark is kept; the next run continues).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -136,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--token", help="prefer DATABRICKS_TOKEN: arguments show in process lists")
     run.add_argument("--discount", type=float, default=1.0, help="factor on list price (0.8 = 20%% off)")
     run.add_argument("--lookback-days", type=int, default=30)
+    run.add_argument("--json", action="store_true", help="machine-readable output")
     accuracy = commands.add_parser("accuracy", help="estimate vs billed per execution method")
     accuracy.add_argument("--since", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD (UTC)")
     accuracy.add_argument("--state", required=True)
@@ -161,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         lookback_days=arguments.lookback_days,
         meter_provider=meter_provider,
     )
+    print("... reading billing ingested since the watermark (one SQL statement per batch)", file=sys.stderr)
+    started = time.monotonic()
     try:
         result = reconciler.run()
     except SystemTablesUnavailable as error:
@@ -175,8 +181,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if meter_provider is not None:
             meter_provider.shutdown()
         reconciler.exporter.shutdown()
-    print(result.summary())
+    seconds = time.monotonic() - started
+    print(f"... done in {seconds:.1f} s", file=sys.stderr)
+    if arguments.json:
+        print(json.dumps({**dataclasses.asdict(result), "seconds": round(seconds, 3)}))
+    else:
+        print(result_table(result))
     return 0
+
+
+def result_table(result: Any) -> str:
+    """A :class:`~.reconciler.ReconcileResult` for people: what was emitted, billed dollars, what was skipped."""
+    parents = ", ".join(f"{source} {count}" for source, count in sorted(result.parents.items())) or "-"
+    lines = [
+        f"billing spans emitted   {result.emitted}  ({result.restatements} corrections, {result.recovered} recovered)",
+        f"{'':24}{'DBU':>12}  {'USD':>12}",
+        f"{'attributed':24}{result.attributed_dbu:12.4f}  {result.attributed_usd:12.4f}",
+        f"{'unattributed':24}{result.unattributed_dbu:12.4f}  {result.unattributed_usd:12.4f}",
+        f"parents                 {parents}",
+        f"skipped rows            {result.malformed_rows} malformed, {result.unpriced_rows} unpriced",
+        f"watermark               {result.watermark}",
+    ]
+    return "\n".join(lines)
 
 
 def _accuracy(arguments: argparse.Namespace) -> int:
