@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 HOUR_MS = 3_600_000
 T0_MS = 1_795_000_000_000 // HOUR_MS * HOUR_MS
-MEMORY_LIMIT = "2GB"
+MEMORY_LIMIT = "8GB"
 
 
 def build(duck, rows: int) -> None:
@@ -99,16 +100,16 @@ def build(duck, rows: int) -> None:
     )
 
 
-def run_mode(mode: str, database: str, keys: int, batch: int) -> dict:
+def run_mode(mode: str, database: str, keys: int, batch: int, memory_limit: str) -> dict:
     import duckdb
     from tests.reconcile.duck_system_tables import to_duckdb
 
     from opentelemetry_instrumentation_databricks.reconcile.keys import ReconcileKey
     from opentelemetry_instrumentation_databricks.reconcile.query import changed_billing_sql, keyed_billing_sql
 
-    duck = duckdb.connect(database, read_only=True)
+    duck = duckdb.connect(database, read_only=True, config={"temp_directory": database + ".spill"})
     duck.execute("SET threads = 2")
-    duck.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    duck.execute(f"SET memory_limit = '{memory_limit}'")
     start = time.perf_counter()
     if mode == "floor":
         out = duck.execute(
@@ -144,10 +145,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--modes", default="floor,reconcile,keyed")
     parser.add_argument("--database", default=str(ROOT / "benchmarks" / "results" / "reconcile_scale.duckdb.tmp"))
+    parser.add_argument("--memory-limit", default=MEMORY_LIMIT, help="DuckDB memory_limit per mode (spills beyond)")
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.mode:
-        print(json.dumps(run_mode(arguments.mode, arguments.database, arguments.keys, arguments.batch)))
+        print(
+            json.dumps(
+                run_mode(arguments.mode, arguments.database, arguments.keys, arguments.batch, arguments.memory_limit)
+            )
+        )
         return
     import duckdb
 
@@ -170,15 +176,21 @@ def main() -> None:
                 str(arguments.keys),
                 "--batch",
                 str(arguments.batch),
+                "--memory-limit",
+                arguments.memory_limit,
             ],
             capture_output=True,
             text=True,
-            check=True,
         )
+        if child.returncode != 0:
+            print(child.stderr[-2000:], file=sys.stderr)
+            results.append({"mode": mode, "failed": child.stderr.strip().splitlines()[-1][:300]})
+            continue
         result = json.loads(child.stdout.strip().splitlines()[-1])
         print(result, file=sys.stderr)
         results.append(result)
     Path(arguments.database).unlink(missing_ok=True)
+    shutil.rmtree(arguments.database + ".spill", ignore_errors=True)
     report = {"keys": arguments.keys, "rows": arguments.rows, "batch": arguments.batch, "cores": 2, "results": results}
     out = ROOT / "benchmarks" / "results" / "reconcile_scale.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
