@@ -1,6 +1,7 @@
 """Failures of Databricks stay the user's: same exception, same result, a span that says what happened."""
 
 import pytest
+from databricks.sql.exc import RequestError
 from opentelemetry.trace import StatusCode
 
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
@@ -78,10 +79,10 @@ def test_http_error_response_ends_the_span_with_error(instrument, emulator, conn
         before = cursor.query_id
         path = r"/sql/1\.0/warehouses/" if protocol == "thrift" else r"/api/2\.0/sql/statements$"
         emulator.faults.add(path, Fault(status=403, times=1), method="POST")
-        with pytest.raises(Exception):
+        with pytest.raises(RequestError):
             cursor.execute("SELECT 2")
         assert cursor.query_id == before
-    first, failed = telemetry.spans()
+    _first, failed = telemetry.spans()
     assert failed.status.status_code is StatusCode.ERROR
     assert "databricks.statement_id" not in failed.attributes, "a stale statement id must not be reported"
 

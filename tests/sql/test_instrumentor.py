@@ -10,8 +10,17 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from opentelemetry_instrumentation_databricks import ConfigurationError, DatabricksInstrumentor
 
-_PATCHED = ("execute", "executemany", "execute_async", "get_async_execution_result", "close", "catalogs",
-            "schemas", "tables", "columns")
+_PATCHED = (
+    "execute",
+    "executemany",
+    "execute_async",
+    "get_async_execution_result",
+    "close",
+    "catalogs",
+    "schemas",
+    "tables",
+    "columns",
+)
 
 
 def _cursor_methods():
@@ -78,8 +87,10 @@ def test_environment_variables_configure_the_instrumentation(monkeypatch, instru
 
 
 def test_importing_the_package_imports_neither_library():
-    code = "import sys, opentelemetry_instrumentation_databricks; print('databricks.sql' in sys.modules, " \
-           "'databricks.sdk' in sys.modules)"
+    code = (
+        "import sys, opentelemetry_instrumentation_databricks; print('databricks.sql' in sys.modules, "
+        "'databricks.sdk' in sys.modules)"
+    )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.split() == ["False", "False"]
 
@@ -87,11 +98,13 @@ def test_importing_the_package_imports_neither_library():
 @pytest.mark.subprocess
 def test_opentelemetry_instrument_finds_the_entry_point(emulator, tmp_path):
     script = tmp_path / "app.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         from databricks import sql
         with sql.connect(**{emulator.connect_kwargs()!r}) as connection, connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    """))
+    """)
+    )
     environment = {
         **os.environ,
         "OTEL_TRACES_EXPORTER": "console",
@@ -100,8 +113,9 @@ def test_opentelemetry_instrument_finds_the_entry_point(emulator, tmp_path):
         "OTEL_SERVICE_NAME": "entry-point-test",
     }
     launcher = os.path.join(os.path.dirname(sys.executable), "opentelemetry-instrument")
-    result = subprocess.run([launcher, sys.executable, str(script)], capture_output=True, text=True, env=environment,
-                            timeout=120)
+    result = subprocess.run(
+        [launcher, sys.executable, str(script)], capture_output=True, text=True, env=environment, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert '"db.system.name": "databricks"' in result.stdout
     assert '"databricks.warehouse.id": "' + emulator.warehouse_id in result.stdout

@@ -27,11 +27,11 @@ def test_query_tags_seen_by_databricks_equal_the_span(instrument, connect, emula
 
 def test_users_session_and_statement_tags_are_kept(instrument, connect, emulator):
     instrument()
-    with connect(query_tags={"team": "finance", "dagster_job_name": "user-wins"}) as connection:
-        with connection.cursor() as cursor:
-            with orchestration_context(job_name="ours"):
-                cursor.execute("SELECT 1", query_tags={"purpose": "report"})
-            statement_id = cursor.query_id
+    connection = connect(query_tags={"team": "finance", "dagster_job_name": "user-wins"})
+    with connection.cursor() as cursor:
+        with orchestration_context(job_name="ours"):
+            cursor.execute("SELECT 1", query_tags={"purpose": "report"})
+        statement_id = cursor.query_id
     tags = history_of(emulator, statement_id).query_tags
     assert tags["team"] == "finance"
     assert tags["purpose"] == "report"

@@ -45,7 +45,7 @@ def test_span_names_the_table_and_namespace(instrument, connect):
     with connect(catalog="main", schema="default") as connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS span_names (id INT)")
         cursor.execute("INSERT INTO span_names VALUES (1), (2)")
-    create, insert = telemetry.spans()
+    _create, insert = telemetry.spans()
     assert insert.name == "INSERT span_names"
     assert insert.attributes["db.collection.name"] == "span_names"
     assert insert.attributes["db.namespace"] == "main|default"
@@ -53,9 +53,9 @@ def test_span_names_the_table_and_namespace(instrument, connect):
 
 def test_orchestration_context_lands_on_the_span(instrument, connect):
     telemetry = instrument()
-    with connect() as connection, connection.cursor() as cursor:
-        with orchestration_context(job_name="nightly", run_id="run-7", asset_key="sales/orders", partition_key="p1"):
-            cursor.execute("SELECT 1")
+    context = orchestration_context(job_name="nightly", run_id="run-7", asset_key="sales/orders", partition_key="p1")
+    with connect() as connection, connection.cursor() as cursor, context:
+        cursor.execute("SELECT 1")
     attributes = telemetry.spans()[0].attributes
     assert attributes["dagster.job.name"] == "nightly"
     assert attributes["dagster.run.id"] == "run-7"
@@ -93,7 +93,7 @@ def test_executemany_is_one_batch_span(instrument, connect):
         cursor.executemany("INSERT INTO batch_rows VALUES (:id)", [{"id": 1}, {"id": 2}, {"id": 3}])
         cursor.execute("SELECT count(*) FROM batch_rows")
         assert cursor.fetchone()[0] == 3
-    create, batch, count = telemetry.spans()
+    _create, batch, _count = telemetry.spans()
     assert batch.name == "BATCH INSERT batch_rows"
     assert batch.attributes["db.operation.name"] == "BATCH INSERT"
     assert batch.attributes["db.operation.batch.size"] == 3
@@ -135,9 +135,8 @@ def test_sql_error_keeps_the_users_exception_and_marks_the_span(instrument, conn
     from databricks.sql.exc import DatabaseError
 
     instrument_telemetry = instrument()
-    with connect() as connection, connection.cursor() as cursor:
-        with pytest.raises(DatabaseError) as raised:
-            cursor.execute("SELECT * FROM table_that_does_not_exist")
+    with connect() as connection, connection.cursor() as cursor, pytest.raises(DatabaseError) as raised:
+        cursor.execute("SELECT * FROM table_that_does_not_exist")
     assert "TABLE_OR_VIEW_NOT_FOUND" in str(raised.value)
     (span,) = instrument_telemetry.spans()
     assert span.status.status_code is StatusCode.ERROR

@@ -12,8 +12,13 @@ def test_warehouse_id_from_http_path():
     assert warehouse_id_of("sql/protocolv1/o/123/0123-456789-abc") is None
 
 
-@given(st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: not set(k) & set(",:")),
-                       st.none() | st.text(max_size=8), max_size=6))
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=8).filter(lambda k: not set(k) & set(",:")),
+        st.none() | st.text(max_size=8),
+        max_size=6,
+    )
+)
 def test_session_tags_round_trip_through_the_connectors_serializer(tags):
     assert parse_query_tags(serialize_query_tags(tags)) == tags
 
