@@ -6,12 +6,12 @@ and the fault switches, so services only turn a :class:`Request` into a :class:`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +77,8 @@ class Response:
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    truncate_at: int | None = None
+    """Send only this many bytes of the body, then drop the connection (set by a :class:`Fault`)."""
 
     @classmethod
     def of_json(cls, value: Any, status: int = 200) -> Response:
@@ -88,12 +90,23 @@ Handler = Callable[[Request], "Response | dict[str, Any] | list[Any] | None"]
 
 @dataclass
 class Fault:
-    """What a fault switch does to matching requests: an HTTP error, a delay, or a broken body."""
+    """What a fault switch does to matching requests: an HTTP error, a delay, or a broken body.
+
+    ``status``: answer with this HTTP status and a Databricks error body. ``delay``: seconds to wait before
+    answering (cut short when the emulator stops). ``body``: answer 200 with these bytes instead (``b""``: close
+    the connection without any answer). ``truncate_at``: serve the request normally but send only the first
+    ``truncate_at`` bytes of the body, under the full ``Content-Length``, then close the connection (a server
+    that dies mid-response). ``times``: how many requests it applies to (``None``: all). ``hits`` counts the
+    requests it applied to and ``reached`` is set at the first, so a test can act while a request is held.
+    """
 
     status: int | None = None
     delay: float = 0.0
     body: bytes | None = None
     times: int | None = None
+    truncate_at: int | None = None
+    hits: int = 0
+    reached: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -175,6 +188,8 @@ class Faults:
                         fault.times -= 1
                         if fault.times <= 0:
                             del self._faults[index]
+                    fault.hits += 1
+                    fault.reached.set()
                     return fault
         return None
 
@@ -207,10 +222,8 @@ class _Server(ThreadingHTTPServer):
         with self._open_lock:
             connections, self._open = list(self._open), set()
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
 
 
@@ -243,7 +256,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(response.body)
+        if response.truncate_at is None:
+            self.wfile.write(response.body)
+            return
+        self.wfile.write(response.body[: response.truncate_at])
+        self.wfile.flush()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
@@ -258,13 +278,14 @@ class HttpApp:
         self.requests_served = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def dispatch(self, request: Request) -> Response | None:
         self.requests_served += 1
         fault = self.faults.take(request.method, request.path)
         if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
+            if fault.delay and self._stopping.wait(fault.delay):
+                return None
             if fault.status is not None:
                 error = ApiError(fault.status, "TEMPORARILY_UNAVAILABLE", "Injected fault: the service is unavailable.")
                 return Response.of_json(error.body(), fault.status)
@@ -293,9 +314,10 @@ class HttpApp:
             _logger.exception("emulator handler for %s %s failed", request.method, route.template)
             error = ApiError(500, "INTERNAL_ERROR", f"The emulator failed to handle the request: {exc}")
             return Response.of_json(error.body(), 500)
-        if isinstance(result, Response):
-            return result
-        return Response.of_json({} if result is None else result)
+        response = result if isinstance(result, Response) else Response.of_json({} if result is None else result)
+        if fault is not None and fault.truncate_at is not None:
+            response.truncate_at = fault.truncate_at
+        return response
 
     def _authorized(self, request: Request) -> bool:
         if self.token is None or request.path.startswith("/.well-known/") or request.path.startswith("/oidc/"):
@@ -303,12 +325,14 @@ class HttpApp:
         return request.headers.get("authorization") == f"Bearer {self.token}"
 
     def start(self, port: int = 0) -> int:
+        self._stopping.clear()
         self._server = _Server(("127.0.0.1", port), self)
         self._thread = threading.Thread(target=self._server.serve_forever, name="databricks-emulator", daemon=True)
         self._thread.start()
         return self._server.server_address[1]
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
