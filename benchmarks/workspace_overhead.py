@@ -77,7 +77,7 @@ def measure(variants: dict[str, Callable[[], object]], providers: dict, rounds: 
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--calls", type=int, default=500)
@@ -151,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f" {end_to_end['get_run/ours']:.0f} us, overhead {results['end_to_end_overhead_us']:.0f} us"
     )
     print(f"written to {RESULTS}")
+    return results
 
 
 if __name__ == "__main__":
