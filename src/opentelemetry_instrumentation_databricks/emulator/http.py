@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -216,6 +217,14 @@ class _Server(ThreadingHTTPServer):
         with self._open_lock:
             self._open.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a timeout, a dropped or truncated fault) is routine here: logged at debug
+        level, not printed as a traceback. Anything else is still reported."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            _logger.debug("client %s went away", client_address, exc_info=True)
+            return
+        super().handle_error(request, client_address)
 
     def close_open_connections(self) -> None:
         """Drop kept-alive client connections too, so a stopped emulator is gone like a dead server."""
