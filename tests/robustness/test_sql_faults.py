@@ -24,7 +24,10 @@ STATEMENT_PATH = {"thrift": r"^/sql/1\.0/warehouses/", "sea": r"^/api/2\.0/sql/s
 FAULTS: dict[str, tuple[Callable[[], Fault], dict[str, Any]]] = {
     "http_503": (lambda: Fault(status=503, times=1), {}),
     "http_500": (lambda: Fault(status=500, times=1), {}),
-    "slow_response_past_the_socket_timeout": (lambda: Fault(delay=0.6, times=1), {"_socket_timeout": 0.2}),
+    "slow_response_past_the_socket_timeout": (
+        lambda: Fault(delay=0.6, times=1),
+        {"_socket_timeout": 0.2, "_retry_stop_after_attempts_duration": 30},
+    ),
     "malformed_body": (lambda: Fault(body=b"<html>Bad Gateway</html>", times=1), {}),
     "connection_closed_without_an_answer": (lambda: Fault(body=b"", times=1), {}),
     "truncated_body": (lambda: Fault(truncate_at=10, times=1), {}),
