@@ -90,7 +90,8 @@ def merge_tags(
     room = limits.max_tags - len(merged)
     dropped = []
     for key, value in ours:
-        key = limits.clean_key(key)
+        if len(key) > limits.max_key_length or not key.isidentifier():
+            key = limits.clean_key(key)
         if key in merged:
             continue
         if room <= 0:
