@@ -8,8 +8,11 @@ hours, 10% other usage), prices, and one ``system.query.history`` statement per 
 child process so its peak RSS is its own:
 
 * ``floor``: a plain DuckDB aggregation of the same rows (``SUM(usage_quantity) GROUP BY job_run_id``);
-* ``reconcile``: the reconciler's statement (:func:`changed_billing_sql`): every unit priced over all record types,
-  statements apportioned, idle and other usage reported;
+* ``reconcile``: a whole first run of the :class:`Reconciler` (every row is new, so every unit is changed): its
+  statements (:func:`changed_days_sql`, then :func:`changed_billing_sql` per slice of ``--slice-rows`` changed rows:
+  every unit priced over all record types, statements apportioned, idle and other usage reported) through the SQL
+  source, the deltas staged in and committed to a SQLite state store, one ``databricks.billing`` span built per unit
+  and handed to an exporter that accepts everything;
 * ``keyed``: the span processor's statements (:func:`keyed_billing_sql`), ``--keys`` job-run keys in batches of
   ``--batch`` (one SQL per batch, keys inline as VALUES). The statement is translated to DuckDB once and the
   VALUES list swapped per batch: sqlglot needs ~1 ms per key to translate, a cost of this stand-in, not of the
@@ -21,7 +24,6 @@ Results go to ``benchmarks/results/reconcile_scale.json``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import re
 import resource
@@ -37,6 +39,49 @@ sys.path.insert(0, str(ROOT))
 HOUR_MS = 3_600_000
 T0_MS = 1_795_000_000_000 // HOUR_MS * HOUR_MS
 MEMORY_LIMIT = "8GB"
+LOOKBACK_DAYS = 500
+
+
+class _DuckConnection:
+    """A DB-API connection over a DuckDB connection that takes Databricks SQL (as the warehouse would)."""
+
+    def __init__(self, duck) -> None:
+        self.duck = duck
+
+    def cursor(self):
+        return _DuckCursor(self.duck)
+
+    def close(self) -> None:
+        pass
+
+
+class _DuckCursor:
+    def __init__(self, duck) -> None:
+        self.duck = duck
+        self.result = None
+
+    def execute(self, operation: str) -> None:
+        from tests.reconcile.duck_system_tables import to_duckdb
+
+        self.result = self.duck.execute(to_duckdb(operation))
+
+    def fetchmany(self, size: int) -> list:
+        return self.result.fetchmany(size)
+
+    def close(self) -> None:
+        self.result = None
+
+
+class _NullExporter:
+    """Accepts every span: the benchmark measures the reconciler, not a backend."""
+
+    def export(self, spans) -> object:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
 
 
 def build(duck, rows: int) -> None:
@@ -100,30 +145,45 @@ def build(duck, rows: int) -> None:
     )
 
 
-def run_mode(mode: str, database: str, keys: int, batch: int, memory_limit: str) -> dict:
+def run_mode(mode: str, database: str, keys: int, batch: int, memory_limit: str, slice_rows: int) -> dict:
     import duckdb
     from tests.reconcile.duck_system_tables import to_duckdb
 
+    from opentelemetry_instrumentation_databricks.reconcile import Reconciler, SqlBillingSource, StateStore
     from opentelemetry_instrumentation_databricks.reconcile.keys import ReconcileKey
-    from opentelemetry_instrumentation_databricks.reconcile.query import changed_billing_sql, keyed_billing_sql
+    from opentelemetry_instrumentation_databricks.reconcile.query import keyed_billing_sql
 
     duck = duckdb.connect(database, read_only=True, config={"temp_directory": database + ".spill"})
     duck.execute("SET threads = 2")
     duck.execute(f"SET memory_limit = '{memory_limit}'")
     start = time.perf_counter()
+    extra: dict = {}
     if mode == "floor":
         out = duck.execute(
             "SELECT usage_metadata.job_run_id, SUM(usage_quantity) FROM system_billing.usage GROUP BY 1"
         ).fetchall()
         units = len(out)
     elif mode == "reconcile":
-        sql = changed_billing_sql(
-            watermark=dt.date(2020, 1, 1),
-            previous_complete_before_ms=0,
-            complete_before_ms=T0_MS + 10_000 * HOUR_MS,
-            horizon=dt.date(2020, 1, 1),
+        state = Path(database + ".state.sqlite")
+        state.unlink(missing_ok=True)
+        source = SqlBillingSource(_DuckConnection(duck), clock=lambda: (T0_MS + 10_001 * HOUR_MS) / 1000)
+        fetch, sql_seconds = source._fetch, [0.0]
+
+        def timed_fetch(sql: str) -> list:
+            started = time.perf_counter()
+            try:
+                return fetch(sql)
+            finally:
+                sql_seconds[0] += time.perf_counter() - started
+
+        source._fetch = timed_fetch
+        reconciler = Reconciler(
+            source, _NullExporter(), StateStore(state), lookback_days=LOOKBACK_DAYS, slice_rows=slice_rows
         )
-        units = len(duck.execute(to_duckdb(sql)).fetchall())
+        result = reconciler.run()
+        units = result.emitted
+        extra = {"slices": result.slices, "queries": source.report.queries, "sql_seconds": round(sql_seconds[0], 2)}
+        state.unlink(missing_ok=True)
     else:
         window_ms = (T0_MS, T0_MS + 1000 * HOUR_MS)
         placeholder = ReconcileKey("job_run", "PLACEHOLDER", None, window_ms[0] * 1_000_000, window_ms[1] * 1_000_000)
@@ -135,7 +195,7 @@ def run_mode(mode: str, database: str, keys: int, batch: int, memory_limit: str)
             units += len(duck.execute(template.replace(row, values)).fetchall())
     seconds = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"mode": mode, "seconds": round(seconds, 2), "peak_rss_mib": round(peak_mib, 1), "units": units}
+    return {"mode": mode, "seconds": round(seconds, 2), "peak_rss_mib": round(peak_mib, 1), "units": units, **extra}
 
 
 def main() -> None:
@@ -143,15 +203,24 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--slice-rows", type=int, default=1_000_000, help="the reconciler's changed rows per slice")
     parser.add_argument("--modes", default="floor,reconcile,keyed")
     parser.add_argument("--database", default=str(ROOT / "benchmarks" / "results" / "reconcile_scale.duckdb.tmp"))
     parser.add_argument("--memory-limit", default=MEMORY_LIMIT, help="DuckDB memory_limit per mode (spills beyond)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "reconcile_scale.json"))
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.mode:
         print(
             json.dumps(
-                run_mode(arguments.mode, arguments.database, arguments.keys, arguments.batch, arguments.memory_limit)
+                run_mode(
+                    arguments.mode,
+                    arguments.database,
+                    arguments.keys,
+                    arguments.batch,
+                    arguments.memory_limit,
+                    arguments.slice_rows,
+                )
             )
         )
         return
@@ -178,6 +247,8 @@ def main() -> None:
                 str(arguments.batch),
                 "--memory-limit",
                 arguments.memory_limit,
+                "--slice-rows",
+                str(arguments.slice_rows),
             ],
             capture_output=True,
             text=True,
@@ -191,9 +262,16 @@ def main() -> None:
         results.append(result)
     Path(arguments.database).unlink(missing_ok=True)
     shutil.rmtree(arguments.database + ".spill", ignore_errors=True)
-    report = {"keys": arguments.keys, "rows": arguments.rows, "batch": arguments.batch, "cores": 2, "results": results}
-    out = ROOT / "benchmarks" / "results" / "reconcile_scale.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    report = {
+        "keys": arguments.keys,
+        "rows": arguments.rows,
+        "batch": arguments.batch,
+        "slice_rows": arguments.slice_rows,
+        "memory_limit": arguments.memory_limit,
+        "cores": 2,
+        "results": results,
+    }
+    Path(arguments.out).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 

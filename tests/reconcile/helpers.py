@@ -70,7 +70,7 @@ class MemorySource:
             self.block.wait(5)
         if self.fail:
             raise ConnectionError("warehouse unreachable")
-        return {key.unit: self.costs[key.unit] for key in keys if key.unit in self.costs}
+        return {key.lookup_unit: self.costs[key.unit] for key in keys if key.unit in self.costs}
 
 
 class RecordingProcessor(SpanProcessor):

@@ -34,7 +34,13 @@ def run_span(run_id: str, estimate_usd: float = 1.0, span_id: int = 0xDEF):
 def setup():
     wrapped, source, clock = RecordingProcessor(), MemorySource(), Clock()
     processor = CostReconcilingSpanProcessor(
-        wrapped, source=source, hold_seconds=60, max_held=3, batch_size=2, lookup_interval_seconds=3600, clock=clock
+        wrapped,
+        source=source,
+        hold_seconds=60,
+        max_held=3,
+        batch_size=2,
+        lookup_interval_seconds=3600,
+        clock=clock,
     )
     yield processor, wrapped, source, clock
     processor.shutdown()
@@ -165,4 +171,38 @@ def test_a_span_released_during_a_lookup_is_not_forwarded_twice(setup):
     processor.force_flush()
     source.block.set()
     assert processor.lookups_done.wait(5)
+    assert len(wrapped.ended) == 1
+
+
+def test_force_flush_looks_held_spans_up_once_more_before_releasing_them(setup):
+    _, _, source, clock = setup
+    wrapped = RecordingProcessor()
+    processor = CostReconcilingSpanProcessor(
+        wrapped, source=source, hold_seconds=60, lookup_interval_seconds=3600, flush_lookup_seconds=5, clock=clock
+    )
+    try:
+        processor.on_end(run_span("7", span_id=1))
+        processor.on_end(run_span("8", span_id=2))
+        source.costs[("job_run", "7")] = billed("job_run", "7", dbu=3.0)
+        assert processor.force_flush()
+    finally:
+        processor.shutdown()
+    status = {s.context.span_id: s.attributes.get("databricks.cost.source", "pending") for s in wrapped.ended}
+    assert status == {1: "billing", 2: "pending"} and wrapped.flushed == 1
+
+
+def test_the_last_lookup_is_bounded_by_the_flush_timeout(setup):
+    _, _, source, clock = setup
+    source.block = threading.Event()
+    wrapped = RecordingProcessor()
+    processor = CostReconcilingSpanProcessor(
+        wrapped, source=source, hold_seconds=60, lookup_interval_seconds=3600, flush_lookup_seconds=30, clock=clock
+    )
+    try:
+        processor.on_end(run_span("9"))
+        assert processor.force_flush(timeout_millis=50)
+        assert wrapped.ended[0].attributes["databricks.cost.status"] == "pending" and processor.held == 0
+    finally:
+        source.block.set()
+        processor.shutdown()
     assert len(wrapped.ended) == 1

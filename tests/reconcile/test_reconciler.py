@@ -187,3 +187,29 @@ def test_reconciled_plus_unattributed_equals_billing_usage_and_metrics_follow_th
     assert sum(v for (name, _), v in points.items() if name == "databricks.dbu.billed") == pytest.approx(total)
     world.reconciler().run()
     assert len(world.exporter.spans) == result.emitted
+
+
+def test_a_statement_whose_second_hour_is_billed_days_later_keeps_its_first_hours_share(world):
+    day = 86_400_000
+
+    def warehouse_hour(start_ms):
+        world.tables.add_usage(
+            sku="PREMIUM_SERVERLESS_SQL",
+            start_ms=start_ms,
+            end_ms=start_ms + HOUR_MS,
+            dbu=12.0,
+            warehouse_id="wh1",
+            ingestion_date=dt.date.fromtimestamp(world.now_ms / 1000),
+        )
+
+    world.tables.add_statement("s1", "wh1", T0_MS + HOUR_MS // 2, T0_MS + 3 * HOUR_MS // 2, task_ms=HOUR_MS)
+    warehouse_hour(T0_MS)
+    world.reconciler().run()
+    world.now_ms += 3 * day
+    world.usage(1.0, job_run_id="7")
+    world.reconciler().run()
+    world.now_ms += 2 * day
+    warehouse_hour(T0_MS + HOUR_MS)
+    world.reconciler().run()
+    shares = [s.attributes["databricks.dbu.billed"] for s in world.billed("statement")]
+    assert shares == [pytest.approx(6.0), pytest.approx(6.0)]

@@ -150,8 +150,20 @@ def test_notebook_and_cluster_rows_are_prorated_to_the_span_window(tables):
         sku="PREMIUM_ALL_PURPOSE_COMPUTE", start_ms=T0_MS, end_ms=T0_MS + HOUR_MS, dbu=4.0, cluster_id="c2"
     )
     found = source_for(tables).lookup(KEYS[3:])
-    assert found[("notebook", "n1")].dbu == pytest.approx(1.5)
-    assert found[("cluster", "c2")].dbu == pytest.approx(1.0)
+    assert found[KEYS[3].lookup_unit].dbu == pytest.approx(1.5)
+    assert found[KEYS[4].lookup_unit].dbu == pytest.approx(1.0)
+
+
+def test_two_commands_on_one_cluster_each_get_the_share_of_their_own_window(tables):
+    tables.add_usage(
+        sku="PREMIUM_ALL_PURPOSE_COMPUTE", start_ms=T0_MS, end_ms=T0_MS + HOUR_MS, dbu=4.0, cluster_id="c2"
+    )
+    first = ReconcileKey("cluster", "c2", None, T0_MS * NS, (T0_MS + HOUR_MS // 4) * NS)
+    second = ReconcileKey("cluster", "c2", None, (T0_MS + HOUR_MS // 2) * NS, (T0_MS + HOUR_MS) * NS)
+    found = source_for(tables).lookup([first, second])
+    assert first.unit == second.unit and first.lookup_unit != second.lookup_unit
+    assert found[first.lookup_unit].dbu == pytest.approx(1.0)
+    assert found[second.lookup_unit].dbu == pytest.approx(2.0)
 
 
 def test_missing_grant_names_the_schema_and_the_grant(tables):

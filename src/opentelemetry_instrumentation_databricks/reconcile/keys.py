@@ -70,6 +70,15 @@ class ReconcileKey(NamedTuple):
     def windowed(self) -> bool:
         return self.kind in (NOTEBOOK, CLUSTER)
 
+    @property
+    def lookup_unit(self) -> tuple[str, str]:
+        """What a billing lookup answers for: the unit, or for windowed kinds the unit within this span's window
+        (``<id>@<start ms>-<end ms>``), so that two commands on one cluster each get their own share."""
+        if self.kind not in (NOTEBOOK, CLUSTER):
+            return self.kind, self.unit_id
+        start_ms = self.window_start_ns // 1_000_000
+        return self.kind, f"{self.unit_id}@{start_ms}-{max(self.window_end_ns, self.window_start_ns) // 1_000_000}"
+
 
 def attributes_of(span: Any) -> dict[str, Any]:
     """The plain dict behind a span's attributes (no copy), for lookups that must not raise internally."""

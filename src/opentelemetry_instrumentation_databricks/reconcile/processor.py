@@ -26,10 +26,12 @@ What it does with each finished span:
   ``databricks.cost.status=pending`` (the reconciler adds the billed cost later).
 
 Bounds: at most ``max_held`` spans are held; when full the oldest is released at once as ``pending`` (never
-dropped; :attr:`released_early` counts them). ``force_flush`` and ``shutdown`` release every held span as
-``pending`` without waiting for the source, then flush/shut down the wrapped processor. A source that fails or
-hangs never blocks ``on_end`` and never loses a span: failures are counted (:attr:`lookup_failures`), logged once,
-and the spans go out when their time is up.
+dropped; :attr:`released_early` counts them). ``force_flush`` and ``shutdown`` release every span still held as
+``pending`` and flush/shut down the wrapped processor. With ``flush_lookup_seconds > 0`` they first ask for one last
+lookup round of the held spans and wait for it at most that long (and ``force_flush``'s own timeout). It is off by
+default: billing is rarely there yet at exit, and a warehouse that has to wake up would hold the exit that long.
+A source that fails or hangs never blocks ``on_end`` and never loses a span: failures are counted
+(:attr:`lookup_failures`), logged once, and the spans go out when their time is up.
 
 Billing rows usually arrive hours after the work, so on a live process most spans leave as ``pending``; the
 processor pays off for long holds, replays and late-ending runs. The reconciler (:mod:`.reconciler`) is the
@@ -90,18 +92,20 @@ class CostReconcilingSpanProcessor(SpanProcessor):
         max_held: int = 10_000,
         batch_size: int = 500,
         lookup_interval_seconds: float = 5.0,
+        flush_lookup_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_held < 1 or batch_size < 1:
             raise ValueError("max_held and batch_size must be at least 1")
-        if hold_seconds < 0 or lookup_interval_seconds <= 0:
-            raise ValueError("hold_seconds must be >= 0 and lookup_interval_seconds > 0")
+        if hold_seconds < 0 or lookup_interval_seconds <= 0 or flush_lookup_seconds < 0:
+            raise ValueError("hold_seconds and flush_lookup_seconds must be >= 0 and lookup_interval_seconds > 0")
         self.wrapped_processor = wrapped_processor
         self.source = source
         self.hold_seconds = hold_seconds
         self.max_held = max_held
         self.batch_size = batch_size
         self.lookup_interval_seconds = lookup_interval_seconds
+        self.flush_lookup_seconds = flush_lookup_seconds
         self.clock = clock
         self.released_early = 0
         self.lookup_failures = 0
@@ -116,6 +120,7 @@ class CostReconcilingSpanProcessor(SpanProcessor):
         self._wake = threading.Event()
         self._stopped = False
         self._failure_logged = False
+        self._round_waiters: list[threading.Event] = []
         self._thread = threading.Thread(target=self._run, name="databricks-cost-reconciler", daemon=True)
         self._thread.start()
 
@@ -158,10 +163,12 @@ class CostReconcilingSpanProcessor(SpanProcessor):
             self._wake.set()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        self._last_lookup(timeout_millis / 1000)
         self._release_all()
         return self.wrapped_processor.force_flush(timeout_millis)
 
     def shutdown(self) -> None:
+        self._last_lookup(self.flush_lookup_seconds)
         self._stopped = True
         self._wake.set()
         self._release_all()
@@ -178,17 +185,37 @@ class CostReconcilingSpanProcessor(SpanProcessor):
         self._wake.set()
 
     # the background thread
+    def _last_lookup(self, timeout_seconds: float) -> None:
+        """One more lookup round for the held spans, waited for at most ``flush_lookup_seconds`` (and the caller's
+        timeout); whatever it has not billed by then leaves as pending."""
+        wait = min(self.flush_lookup_seconds, timeout_seconds)
+        if wait <= 0 or self._stopped or not self._held or not self._thread.is_alive():
+            return
+        done = threading.Event()
+        with self._lock:
+            self._round_waiters.append(done)
+        self._wake.set()
+        done.wait(wait)
+
     def _run(self) -> None:
         while not self._stopped:
             self._wake.wait(self.lookup_interval_seconds)
             self._wake.clear()
             if self._stopped:
                 break
+            with self._lock:
+                waiters, self._round_waiters = self._round_waiters, []
             try:
                 self._round()
             except Exception:
                 _logger.exception("cost reconciliation round failed; held spans are released when their time is up")
+            for waiter in waiters:
+                waiter.set()
             self.lookups_done.set()
+        with self._lock:
+            waiters, self._round_waiters = self._round_waiters, []
+        for waiter in waiters:
+            waiter.set()
 
     def _round(self) -> None:
         self._release_expired()
@@ -205,7 +232,7 @@ class CostReconcilingSpanProcessor(SpanProcessor):
                     _logger.warning("billing lookup failed; spans go out with their estimate as pending", exc_info=True)
                 break
             for sequence, held in batch:
-                cost = found.get(held.key.unit)
+                cost = found.get(held.key.lookup_unit)
                 if cost is not None and self._claim(sequence):
                     self._release_billed(held.span, cost)
             if self._stopped:

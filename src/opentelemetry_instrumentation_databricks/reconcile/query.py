@@ -4,7 +4,7 @@ Two statements share the same building blocks:
 
 * :func:`keyed_billing_sql` prices a batch of :class:`~.keys.ReconcileKey` s (the span processor);
 * :func:`changed_billing_sql` finds every unit whose billing arrived since a watermark and prices it whole
-  (the reconciler).
+  (the reconciler, one slice of usage days per statement; :func:`changed_days_sql` sizes the slices).
 
 Both return rows of :data:`RESULT_COLUMNS`, one per unit::
 
@@ -248,7 +248,9 @@ def keyed_billing_sql(
 
 def _windowed_select(kind: str, column: str) -> str:
     scope_match = " AND (k.scope IS NULL OR p.cluster_id IS NULL OR p.cluster_id = k.scope)" if kind == NOTEBOOK else ""
-    return f"""SELECT k.kind, k.unit_id, k.scope,
+    return f"""SELECT k.kind,
+    concat(k.unit_id, '@', CAST(k.window_start_ms AS STRING), '-', CAST(k.window_end_ms AS STRING)) AS unit_id,
+    k.scope,
     SUM(p.dbu * {_WINDOW_FRACTION}) AS dbu,
     SUM(p.usd * {_WINDOW_FRACTION}) AS usd,
     MIN(p.start_ms) AS usage_start_ms,
@@ -261,7 +263,27 @@ def _windowed_select(kind: str, column: str) -> str:
   FROM keys AS k JOIN priced AS p
     ON k.kind = '{kind}' AND p.{column} = k.unit_id{scope_match}
     AND p.start_ms < k.window_end_ms AND p.end_ms > k.window_start_ms
-  GROUP BY k.kind, k.unit_id, k.scope"""
+  GROUP BY k.kind, k.unit_id, k.scope, k.window_start_ms, k.window_end_ms"""
+
+
+MAX_STATEMENT_MS = 2 * 86_400_000
+"""The longest a SQL statement runs (Databricks' statement timeout is at most 48 h): how far around a slice the
+reconciler looks for the other warehouse-hours of the statements that ran in it."""
+
+
+def changed_days_sql(
+    *, watermark: dt.date, previous_complete_before_ms: int, complete_before_ms: int, horizon: dt.date
+) -> str:
+    """Rows per usage date that changed since the last run (ingested on or after ``watermark``, or warehouse-hours
+    that became complete): ``usage_date, changed_rows``. The reconciler cuts its work into slices of these days."""
+    return f"""SELECT u.usage_date, COUNT(*) AS changed_rows
+FROM system.billing.usage AS u
+WHERE u.usage_date >= {_date(horizon)}
+  AND (u.ingestion_date >= {_date(watermark)}
+    OR (u.usage_metadata.warehouse_id IS NOT NULL
+      AND unix_millis(u.usage_end_time) > {int(previous_complete_before_ms)}
+      AND unix_millis(u.usage_end_time) <= {int(complete_before_ms)}))
+GROUP BY u.usage_date"""
 
 
 def changed_billing_sql(
@@ -271,20 +293,39 @@ def changed_billing_sql(
     complete_before_ms: int,
     horizon: dt.date,
     discount: float = 1.0,
+    first_day: dt.date | None = None,
+    last_day: dt.date | None = None,
 ) -> str:
-    """Every unit with a usage row ingested on or after ``watermark``, priced over ALL its rows since ``horizon``.
+    """Every unit with a usage row ingested on or after ``watermark`` and used between ``first_day`` and
+    ``last_day`` (default: since ``horizon``, up to any date), priced over ALL its rows since ``horizon``.
 
     Direct units: job runs, pipeline updates, notebooks and all-purpose clusters (these two per usage date:
-    ``unit_id = <notebook or cluster id>/<usage_date>``). SQL statements: every statement of every warehouse-hour
-    that changed (a row ingested since ``watermark``) or became complete since the last run
-    (``previous_complete_before_ms < hour end <= complete_before_ms``), with each such hour's idle share and every
-    ``other`` usage row.
+    ``unit_id = <notebook or cluster id>/<usage_date>``) and ``other`` usage. SQL statements: every statement of
+    every warehouse-hour of the slice that changed (a row ingested since ``watermark``) or became complete since
+    the last run (``previous_complete_before_ms < hour end <= complete_before_ms``), priced over all of its hours,
+    with each such hour's idle share. Only warehouse-hours and statements within :data:`MAX_STATEMENT_MS` of the
+    slice are read, so the statement's work is bounded by the slice, not by the history.
     """
-    changed_hour = f" AND (p.ingestion_date >= {_date(watermark)} OR p.end_ms > {int(previous_complete_before_ms)})"
+    first_day = first_day or horizon
+    slice_start = _epoch_ms(first_day)
+    slice_end = _epoch_ms(last_day + dt.timedelta(days=1)) if last_day is not None else None
+    days = f"p.usage_date >= {_date(first_day)}"
+    if last_day is not None:
+        days += f" AND p.usage_date <= {_date(last_day)}"
+    hours_from = slice_start - MAX_STATEMENT_MS
+    near = f" AND p.start_ms >= {hours_from}"
+    statements_near = f" AND unix_millis(h.start_time) >= {hours_from - MAX_STATEMENT_MS}"
+    if slice_end is not None:
+        near += f" AND p.start_ms < {slice_end + MAX_STATEMENT_MS}"
+        statements_near += f" AND unix_millis(h.start_time) < {slice_end + MAX_STATEMENT_MS}"
+    changed_hour = (
+        f"p.kind = 'warehouse' AND p.end_ms <= {int(complete_before_ms)} AND {days}"
+        f" AND (p.ingestion_date >= {_date(watermark)} OR p.end_ms > {int(previous_complete_before_ms)})"
+    )
     parts = [
         _priced_usage(horizon, discount),
         f"""units AS (
-  SELECT p.*,
+  SELECT p.kind, p.usage_date, p.ingestion_date, p.start_ms, p.end_ms, p.dbu, p.usd, p.trace_tag, p.span_tag,
     CASE
       WHEN p.kind = '{JOB_RUN}' THEN p.job_run_id
       WHEN p.kind = '{PIPELINE_UPDATE}' THEN p.dlt_update_id
@@ -297,17 +338,24 @@ def changed_billing_sql(
   WHERE p.kind <> 'warehouse'
 ),
 changed AS (
-  SELECT DISTINCT kind, unit_id FROM units WHERE ingestion_date >= {_date(watermark)}
+  SELECT DISTINCT u.kind, u.unit_id FROM units AS u
+  WHERE u.ingestion_date >= {_date(watermark)} AND {days.replace("p.", "u.")}
+),
+changed_hours AS (
+  SELECT DISTINCT p.warehouse_id, p.start_ms FROM priced AS p WHERE {changed_hour}
+),
+changed_warehouses AS (
+  SELECT DISTINCT warehouse_id FROM changed_hours
 )""",
         _statement_shares(
             _epoch_ms(horizon) - 3_600_000,
             complete_before_ms,
-            f" AND p.warehouse_id IN (SELECT warehouse_id FROM priced WHERE kind = 'warehouse'{changed_hour})",
-            "",
+            f"{near} AND p.warehouse_id IN (SELECT warehouse_id FROM changed_warehouses)",
+            f"{statements_near} AND h.compute.warehouse_id IN (SELECT warehouse_id FROM changed_warehouses)",
         ),
-        f"""changed_hours AS (
-  SELECT DISTINCT p.warehouse_id, p.start_ms FROM priced AS p
-  WHERE p.kind = 'warehouse' AND p.end_ms <= {int(complete_before_ms)}{changed_hour}
+        """changed_statements AS (
+  SELECT DISTINCT sh.statement_id FROM shares AS sh
+  JOIN changed_hours AS ch ON ch.warehouse_id = sh.warehouse_id AND ch.start_ms = sh.hour_start_ms
 )""",
     ]
     direct = f"""SELECT u.kind, u.unit_id, MAX(u.scope) AS scope,
@@ -316,9 +364,7 @@ changed AS (
   GROUP BY u.kind, u.unit_id"""
     statements = f"""{_STATEMENT_ROWS}
   FROM apportioned AS a
-  WHERE a.statement_id IN (
-    SELECT sh.statement_id FROM shares AS sh
-    JOIN changed_hours AS ch ON ch.warehouse_id = sh.warehouse_id AND ch.start_ms = sh.hour_start_ms)
+  JOIN changed_statements AS cs ON cs.statement_id = a.statement_id
   GROUP BY a.statement_id, a.warehouse_id"""
     idle = f"""SELECT '{WAREHOUSE_IDLE}' AS kind, concat(w.warehouse_id, '@', CAST(w.start_ms AS STRING)) AS unit_id,
     w.warehouse_id AS scope,

@@ -37,13 +37,21 @@ Idle warehouse time and usage of no known unit come back as root spans with
 ``databricks.cost.attribution=unattributed``, so the billing spans of a period sum to billing.usage.
 ``databricks.dbu.billed`` / ``databricks.cost.billed`` metric points are cumulative totals of the committed state.
 
+Bounded work: one small statement first counts the changed rows per usage date
+(:func:`.query.changed_days_sql`); the days are cut into slices of at most ``slice_rows`` changed rows, and each
+slice is ONE statement (:func:`.query.changed_billing_sql`) that prices the units used in the slice (over all their
+rows) and the statements of the slice's warehouse-hours (reading only warehouse-hours and query history within 48 h
+of the slice). Each slice's units go through steps 2-4 below in batches of 20,000; the watermark moves only after
+the last slice. A unit used in two slices is priced whole in both; the second sees its total already committed and
+emits nothing.
+
 Crash-safety protocol (the state store is one SQLite file, see :mod:`.state`):
 
 1. RECOVER: if the outbox holds entries, a previous run died after step 2: export them again (same payloads, so
    the same trace and span ids), then step 4. If that export fails, stop: nothing else moves.
-2. QUERY then STAGE: read billing (a failure here changes nothing: the watermark stays and the next run repeats);
-   compute each unit's delta against ``units``; write every delta to the outbox, with its deterministic span id
-   and the new watermark as *pending*, in ONE transaction.
+2. QUERY then STAGE, per slice: read billing (a failure here changes nothing: the watermark stays and the next
+   run repeats); compute each unit's delta against ``units``; write every delta to the outbox, with its
+   deterministic span id, in ONE transaction (after the last slice: the new watermark, as *pending*).
 3. EXPORT the staged spans through the span exporter and wait for its result.
 4. COMMIT in ONE transaction: outbox totals become ``units``, the outbox empties, the pending watermark becomes the
    watermark.
@@ -97,6 +105,7 @@ _logger = logging.getLogger(__name__)
 
 _EPSILON = 1e-9
 _EXPORT_BATCH = 512
+_COMMIT_BATCH = 20_000
 BILLING_DBU_TOTAL = "databricks.billing.dbu_total"
 BILLING_USD_TOTAL = "databricks.billing.usd_total"
 BILLING_ROWS = "databricks.billing.rows"
@@ -119,6 +128,7 @@ class ReconcileResult:
     malformed_rows: int = 0
     unpriced_rows: int = 0
     watermark: str | None = None
+    slices: int = 0
     parents: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -144,6 +154,7 @@ class Reconciler:
         resource: Resource | None = None,
         lookback_days: int = 30,
         watermark_overlap_days: int = 1,
+        slice_rows: int = 1_000_000,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.source = source
@@ -154,6 +165,7 @@ class Reconciler:
         self.scope = InstrumentationScope("opentelemetry_instrumentation_databricks.reconcile", __version__)
         self.lookback_days = lookback_days
         self.watermark_overlap_days = watermark_overlap_days
+        self.slice_rows = slice_rows
         self.clock = clock or source.clock
         self.metrics = (
             BilledCostMetrics(meter_provider.get_meter(self.scope.name, __version__), state.totals_by_kind)
@@ -180,33 +192,40 @@ class Reconciler:
         watermark = dt.date.fromisoformat(self.state.meta("watermark") or horizon.isoformat())
         previous_complete = int(self.state.meta("complete_before_ms") or 0)
         complete_before = self.source.complete_before_ms()
+        window = {
+            "watermark": watermark,
+            "previous_complete_before_ms": previous_complete,
+            "complete_before_ms": complete_before,
+            "horizon": horizon,
+        }
         malformed_before = self.source.report.malformed_rows
-        costs = list(
-            self.source.changed(
-                watermark=watermark,
-                previous_complete_before_ms=previous_complete,
-                complete_before_ms=complete_before,
-                horizon=horizon,
-            )
-        )
+        seen: dt.date | None = None
+        for first_day, last_day in self.source.changed_slices(**window, max_rows=self.slice_rows):
+            costs = list(self.source.changed(**window, first_day=first_day, last_day=last_day))
+            result.unpriced_rows += sum(cost.unpriced_rows for cost in costs)
+            days = [cost.last_ingestion for cost in costs if cost.last_ingestion]
+            seen = max([*days, seen] if seen else days, default=None)
+            records = self._records(costs)
+            for start in range(0, len(costs), _COMMIT_BATCH):
+                batch = costs[start : start + _COMMIT_BATCH]
+                emitted = self.state.emitted(cost.unit for cost in batch)
+                entries = []
+                for cost in batch:
+                    entry = self._entry(cost, emitted.get(cost.unit), records, result)
+                    if entry is not None:
+                        entries.append(entry)
+                self.state.stage(entries, {})
+                self._export(entries)
+                self.state.commit_outbox()
+                result.emitted += len(entries)
+            result.slices += 1
         result.malformed_rows = self.source.report.malformed_rows - malformed_before
-        result.unpriced_rows = sum(cost.unpriced_rows for cost in costs)
-        emitted = self.state.emitted(cost.unit for cost in costs)
-        records = self._records(costs)
-        entries = []
-        for cost in costs:
-            entry = self._entry(cost, emitted.get(cost.unit), records, result)
-            if entry is not None:
-                entries.append(entry)
-        seen = max((cost.last_ingestion for cost in costs if cost.last_ingestion), default=None)
         new_watermark = watermark
         if seen is not None:
             new_watermark = max(watermark, seen - dt.timedelta(days=self.watermark_overlap_days))
         result.watermark = new_watermark.isoformat()
-        self.state.stage(entries, {"watermark": new_watermark.isoformat(), "complete_before_ms": str(complete_before)})
-        self._export(entries)
+        self.state.stage([], {"watermark": new_watermark.isoformat(), "complete_before_ms": str(complete_before)})
         self.state.commit_outbox()
-        result.emitted = len(entries)
         return result
 
     # building the deltas
@@ -285,13 +304,13 @@ class Reconciler:
 
     # exporting
     def _export(self, entries: Sequence[OutboxEntry]) -> None:
-        spans = [self._span(entry) for entry in entries]
-        for start in range(0, len(spans), _EXPORT_BATCH):
-            outcome = self.exporter.export(spans[start : start + _EXPORT_BATCH])
+        for start in range(0, len(entries), _EXPORT_BATCH):
+            spans = [self._span(entry) for entry in entries[start : start + _EXPORT_BATCH]]
+            outcome = self.exporter.export(spans)
             if outcome is not SpanExportResult.SUCCESS:
                 raise ExportFailed(
-                    f"the span exporter refused {len(spans)} billing spans ({outcome}); they stay in the outbox of "
-                    f"{self.state.path} and go out at the next run"
+                    f"the span exporter refused {len(entries) - start} billing spans ({outcome}); they stay in the "
+                    f"outbox of {self.state.path} and go out at the next run"
                 )
 
     def _span(self, entry: OutboxEntry) -> ReadableSpan:

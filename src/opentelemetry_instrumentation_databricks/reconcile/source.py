@@ -46,6 +46,7 @@ from .query import (
     RESULT_COLUMNS,
     UNATTRIBUTED_KINDS,
     changed_billing_sql,
+    changed_days_sql,
     keyed_billing_sql,
     safe_keys,
 )
@@ -219,13 +220,14 @@ class SqlBillingSource:
         return int((self.clock() - self.history_latency_seconds) * 1000)
 
     def lookup(self, keys: Sequence[ReconcileKey]) -> dict[Unit, BilledCost]:
-        """Billed cost of every key whose billing is complete; keys still waiting for billing are left out."""
+        """Billed cost of every key whose billing is complete, by :attr:`~.keys.ReconcileKey.lookup_unit` (notebook
+        and cluster keys: the unit within the span's window); keys still waiting for billing are left out."""
         good, refused = safe_keys(keys)
         self.report.refused_keys += len(refused)
         if not good:
             return {}
         sql = keyed_billing_sql(good, discount=self.discount, complete_before_ms=self.complete_before_ms())
-        windows = {key.unit: key for key in good}
+        windows = {key.lookup_unit: key for key in good}
         slack_ms = self.coverage_slack_seconds * 1000
         found: dict[Unit, BilledCost] = {}
         for cost in self._run(sql):
@@ -237,6 +239,42 @@ class SqlBillingSource:
             found[cost.unit] = cost
         return found
 
+    def changed_slices(
+        self,
+        *,
+        watermark: dt.date,
+        previous_complete_before_ms: int,
+        complete_before_ms: int,
+        horizon: dt.date,
+        max_rows: int,
+    ) -> list[tuple[dt.date, dt.date]]:
+        """The usage dates with billing that changed since the last run, cut into ``(first day, last day)`` slices
+        of at most ``max_rows`` changed rows each (a single day with more rows is a slice of its own)."""
+        sql = changed_days_sql(
+            watermark=watermark,
+            previous_complete_before_ms=previous_complete_before_ms,
+            complete_before_ms=complete_before_ms,
+            horizon=horizon,
+        )
+        with self._lock, suppress_instrumentation():
+            rows = self._fetch(sql)
+        self.report.queries += 1
+        days = sorted((_as_date(day), int(_as_float(count))) for day, count in rows if day is not None)
+        slices: list[tuple[dt.date, dt.date]] = []
+        first: dt.date | None = None
+        last: dt.date | None = None
+        total = 0
+        for day, count in days:
+            if first is not None and last is not None and total + count > max_rows:
+                slices.append((first, last))
+                first, total = None, 0
+            first = first or day
+            last = day
+            total += count
+        if first is not None and last is not None:
+            slices.append((first, last))
+        return slices
+
     def changed(
         self,
         *,
@@ -244,14 +282,19 @@ class SqlBillingSource:
         previous_complete_before_ms: int,
         complete_before_ms: int,
         horizon: dt.date,
+        first_day: dt.date | None = None,
+        last_day: dt.date | None = None,
     ) -> Iterator[BilledCost]:
-        """Every unit with billing ingested on or after ``watermark`` (see :func:`.query.changed_billing_sql`)."""
+        """Every unit with billing ingested on or after ``watermark`` and used from ``first_day`` to ``last_day``
+        (see :func:`.query.changed_billing_sql`)."""
         sql = changed_billing_sql(
             watermark=watermark,
             previous_complete_before_ms=previous_complete_before_ms,
             complete_before_ms=complete_before_ms,
             horizon=horizon,
             discount=self.discount,
+            first_day=first_day,
+            last_day=last_day,
         )
         return self._run(sql)
 
@@ -300,7 +343,11 @@ class SqlBillingSource:
                     _logger.debug("closing the billing cursor failed", exc_info=True)
         except Exception as error:
             if self._factory is not None:
-                self._connection = None
+                broken, self._connection = self._connection, None
+                try:
+                    broken.close()
+                except Exception:
+                    _logger.debug("closing the failed billing connection failed", exc_info=True)
             unavailable = permission_error(error)
             if unavailable is not None:
                 raise unavailable from error

@@ -102,7 +102,7 @@ def billing_span(
         context=SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags),
         parent=parent,
         resource=resource,
-        attributes=BoundedAttributes(maxlen=None, attributes=dict(attributes), immutable=True),
+        attributes=dict(attributes),
         kind=SpanKind.INTERNAL,
         start_time=start_ns,
         end_time=max(end_ns, start_ns),

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+_CHUNK = 500
+
 
 @dataclass(frozen=True, slots=True)
 class Emitted:
@@ -75,13 +77,21 @@ class StateStore:
 
     # reads
     def emitted(self, units: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Emitted]:
-        found: dict[tuple[str, str], Emitted] = {}
+        by_kind: dict[str, set[str]] = {}
         for kind, unit_id in units:
-            row = self._db.execute(
-                "SELECT dbu, usd, emissions FROM units WHERE kind = ? AND unit_id = ?", (kind, unit_id)
-            ).fetchone()
-            if row is not None:
-                found[(kind, unit_id)] = Emitted(*row)
+            by_kind.setdefault(kind, set()).add(unit_id)
+        found: dict[tuple[str, str], Emitted] = {}
+        for kind, unit_ids in by_kind.items():
+            ids = sorted(unit_ids)
+            for first in range(0, len(ids), _CHUNK):
+                chunk = ids[first : first + _CHUNK]
+                rows = self._db.execute(
+                    "SELECT unit_id, dbu, usd, emissions FROM units "
+                    f"WHERE kind = ? AND unit_id IN ({','.join('?' * len(chunk))})",
+                    [kind, *chunk],
+                )
+                for unit_id, dbu, usd, emissions in rows:
+                    found[(kind, unit_id)] = Emitted(dbu, usd, emissions)
         return found
 
     def outbox(self) -> list[OutboxEntry]:
