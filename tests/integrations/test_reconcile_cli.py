@@ -1,55 +1,80 @@
-"""``databricks-otel-reconcile run`` as a person and a machine see it: progress on stderr, a summary table or JSON."""
+"""``databricks-otel-reconcile`` as a scheduler runs it: a child process reaching the emulator's warehouse over plain
+http with the ``DATABRICKS_*`` variables, exporting with the real OTLP exporter to a local receiver."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
-from opentelemetry_instrumentation_databricks.reconcile import (
-    Reconciler,
-    SpanIdRecorder,
-    SqlBillingSource,
-    StateStore,
-    cli,
-)
+from opentelemetry_instrumentation_databricks.emulator import Emulator
+from opentelemetry_instrumentation_databricks.emulator.clock import Clock
+from opentelemetry_instrumentation_databricks.reconcile import SpanIdRecorder
+
+from ..otlp_receiver import OtlpReceiver
+
+COMMAND = str(Path(sys.executable).with_name("databricks-otel-reconcile"))
+DAY = 86400
+
+pytestmark = pytest.mark.subprocess
 
 
-def test_run_shows_progress_then_a_table_and_json_on_request(load_example, monkeypatch, tmp_path, capsys):
-    workload, reconcile = load_example("workload"), load_example("reconcile")
+def reconcile(ws: Emulator, receiver: OtlpReceiver, *arguments: str) -> subprocess.CompletedProcess:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "DATABRICKS_"))}
+    environ.update(
+        DATABRICKS_HOST=ws.host,
+        DATABRICKS_HTTP_PATH=ws.http_path,
+        DATABRICKS_TOKEN=ws.token,
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+        OTEL_METRICS_EXPORTER="none",
+    )
+    return subprocess.run([COMMAND, *arguments], env=environ, capture_output=True, text=True, timeout=120)
+
+
+def test_run_and_accuracy_reach_an_http_warehouse_and_report_as_table_and_json(load_example, tmp_path):
+    workload = load_example("workload")
     records, state = tmp_path / "records", tmp_path / "state.sqlite"
     provider = TracerProvider()
-    provider.add_span_processor(SpanIdRecorder(records))
+    recorder = SpanIdRecorder(records)
+    provider.add_span_processor(recorder)
     instrumentor = DatabricksInstrumentor()
-    with workload.emulated_workspace() as ws:
+    with Emulator(clock=Clock(time.time() - 3 * DAY)) as ws, OtlpReceiver() as receiver:
+        ws.auto_advance_on_poll = "settle"
         instrumentor.instrument(tracer_provider=provider)
         try:
-            workload.run_jobs(ws.workspace_client())
+            workload.Workload(ws.workspace_client(), ws.sql_connect).run_round()
         finally:
             instrumentor.uninstrument()
-        ws.clock.advance(reconcile.BILLING_DELAY_SECONDS)
-
-        def build_reconciler(*, state_path, records_directory, meter_provider, **connection):
-            source = SqlBillingSource(ws.sql_connect, clock=ws.clock.time)
-            exporter = InMemorySpanExporter()
-            return Reconciler(
-                source, exporter, StateStore(state_path), records_directory=records_directory, meter_provider=None
-            )
-
-        monkeypatch.setattr(cli, "build_reconciler", build_reconciler)
-        monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
-        assert cli.main(["run", "--state", str(state), "--records", str(records)]) == 0
-        first = capsys.readouterr()
-        assert cli.main(["run", "--state", str(state), "--records", str(records), "--json"]) == 0
-        second = capsys.readouterr()
-    assert "... reading billing ingested since the watermark" in first.err and "... done in " in first.err
-    lines = first.out.splitlines()
-    assert lines[0].startswith("billing spans emitted   2  (0 corrections, 0 recovered)")
+            recorder.shutdown()
+        ws.clock.advance(2 * DAY)
+        first = reconcile(ws, receiver, "run", "--state", str(state), "--records", str(records))
+        assert first.returncode == 0, first.stderr
+        second = reconcile(ws, receiver, "run", "--state", str(state), "--records", str(records), "--json")
+        assert second.returncode == 0, second.stderr
+        since = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 7 * DAY))
+        accuracy = reconcile(
+            ws, receiver, "accuracy", "--since", since, "--state", str(state), "--records", str(records), "--json"
+        )
+        assert accuracy.returncode == 0, accuracy.stderr
+        billing = [span for span in receiver.spans() if span.name == "databricks.billing"]
+    assert "... reading billing ingested since the watermark" in first.stderr and "... done in " in first.stderr
+    lines = first.stdout.splitlines()
+    emitted = int(lines[0].split()[3])
+    assert emitted == len(billing) > 0
     assert lines[1].split() == ["DBU", "USD"]
     assert lines[2].split()[0] == "attributed" and float(lines[2].split()[2]) > 0
-    assert "parents                 span_record 2" in first.out
-    assert lines[-1].startswith("watermark ")
-    summary = json.loads(second.out)
+    assert "span_record" in first.stdout and lines[-1].startswith("watermark ")
+    kinds = {span.attributes["databricks.billing.unit.kind"] for span in billing}
+    assert {"statement", "job_run", "pipeline_update", "warehouse_idle"} <= kinds
+    summary = json.loads(second.stdout)
     assert summary["emitted"] == 0 and summary["attributed_usd"] == 0.0 and summary["seconds"] >= 0
+    report = {row["method"]: row for row in json.loads(accuracy.stdout)}
+    assert {"sql_warehouse", "jobs_classic", "jobs_serverless", "dlt"} <= set(report)
+    assert all(row["count"] > 0 and row["billed_usd"] > 0 for row in report.values())

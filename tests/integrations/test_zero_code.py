@@ -58,8 +58,8 @@ SETTINGS = {
     "grpc": {"OTEL_PYTHON_CONFIGURATOR": "databricks", "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE": "false"},
     RECONCILING: {
         "OTEL_PYTHON_CONFIGURATOR": "databricks",
-        "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE": "true",
-        "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE_HOLD_SECONDS": "1",
+        "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE_HOLD_SECONDS": "60",
+        "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE_FLUSH_LOOKUP_SECONDS": "20",
     },
 }
 
@@ -69,7 +69,8 @@ def runs(workspace):
     """All runs at once (each child spends most of its time importing): ``{run: Run(receiver, stdout)}``.
 
     One run per protocol with the launcher's defaults (the grpc one selects our configurator with reconciliation
-    switched off), and one with our configurator and reconciliation on."""
+    opted out), and one with our configurator alone: reconciliation is on by default, its billing source reaching
+    the emulator's warehouse over plain http."""
     receivers = {run: OtlpReceiver(run.split("+")[0]).start() for run in SETTINGS}
     children = {
         protocol: subprocess.Popen(
@@ -167,9 +168,10 @@ def test_without_reconciliation_spans_carry_no_cost_status(runs, protocol):
     assert not [span.name for span in receiver.spans() if "databricks.cost.status" in span.attributes]
 
 
-def test_our_configurator_installs_the_cost_reconciling_processor(runs):
-    """Billing arrives hours after the work: the processor holds the spans of billed work, finds no billing yet,
-    and forwards them marked pending; every span still arrives, with its estimate."""
+def test_our_configurator_installs_the_cost_reconciling_processor_by_default(runs, workspace):
+    """Billing arrives hours after the work: the processor holds the spans of billed work, looks them up once more at
+    exit (over plain http, in the emulator's system tables), finds no billing yet, and forwards them marked pending;
+    every span still arrives, with its estimate."""
     receiver = runs[RECONCILING].receiver
     spans = receiver.spans()
     held = {span.name: span.attributes for span in spans if "databricks.cost.status" in span.attributes}
@@ -178,3 +180,5 @@ def test_our_configurator_installs_the_cost_reconciling_processor(runs):
     assert all(attributes["databricks.cost.estimated_usd"] > 0 for attributes in held.values())
     assert {"databricks.jobs.submit", "databricks.jobs.task_run"} <= {span.name for span in spans}
     assert receiver.metrics("databricks.cost.estimated")
+    lookups = [r for r in workspace.query_history if "system.billing.usage" in r.statement_text]
+    assert lookups and all(r.execution_status == "FINISHED" for r in lookups)

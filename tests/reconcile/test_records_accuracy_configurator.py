@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -74,16 +75,21 @@ def test_accuracy_per_execution_method():
     assert json.loads(to_json(report))[0]["method"] == "jobs_classic"
 
 
-def test_configurator_is_off_by_default_and_wraps_the_export_processor_when_enabled(tmp_path):
-    assert configuration_kwargs({}) == {}
+SELECTED = {"OTEL_PYTHON_CONFIGURATOR": "databricks"}
+WAREHOUSE = {
+    "DATABRICKS_HOST": "https://example.cloud.databricks.com",
+    "DATABRICKS_WAREHOUSE_ID": "abc",
+    "DATABRICKS_TOKEN": "t",
+}
+
+
+def test_selected_configurator_wraps_the_export_processor_by_default_when_a_billing_warehouse_is_set(tmp_path):
     kwargs = configuration_kwargs(
         {
-            "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE": "true",
+            **SELECTED,
             "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE_HOLD_SECONDS": "5",
             "OTEL_INSTRUMENTATION_DATABRICKS_SPAN_RECORD_DIR": str(tmp_path),
-            "DATABRICKS_HOST": "https://example.cloud.databricks.com",
-            "DATABRICKS_WAREHOUSE_ID": "abc",
-            "DATABRICKS_TOKEN": "t",
+            **WAREHOUSE,
         }
     )
     (recorder,) = kwargs["span_processors"]
@@ -97,3 +103,27 @@ def test_configurator_is_off_by_default_and_wraps_the_export_processor_when_enab
     finally:
         processor.shutdown()
         recorder.shutdown()
+
+
+def test_configurator_reconcile_false_opts_out(tmp_path):
+    for value in ("false", "0", "OFF"):
+        assert configuration_kwargs({"OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE": value, **SELECTED, **WAREHOUSE}) == {}
+
+
+def test_configurator_loaded_without_being_selected_adds_nothing_unless_asked():
+    assert configuration_kwargs(WAREHOUSE) == {}
+    kwargs = configuration_kwargs({"OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE": "true", **WAREHOUSE})
+    processor = kwargs["export_span_processor"](InMemorySpanExporter())
+    processor.shutdown()
+    assert isinstance(processor, CostReconcilingSpanProcessor)
+
+
+def test_configurator_without_a_billing_warehouse_installs_nothing_and_says_what_to_set(caplog):
+    with caplog.at_level(logging.INFO, logger="opentelemetry_instrumentation_databricks.reconcile.configurator"):
+        assert configuration_kwargs(SELECTED) == {}
+        assert configuration_kwargs({**SELECTED, "DATABRICKS_HOST": "https://example.cloud.databricks.com"}) == {}
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2 and all(record.levelno == logging.INFO for record in caplog.records)
+    for variable in ("DATABRICKS_HOST", "DATABRICKS_HTTP_PATH", "DATABRICKS_WAREHOUSE_ID", "DATABRICKS_TOKEN"):
+        assert variable in messages[0]
+    assert "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE=false" in messages[0]

@@ -23,12 +23,51 @@ import logging
 import os
 import sys
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .source import SqlBillingSource, SystemTablesUnavailable
 
 _logger = logging.getLogger(__name__)
+
+
+def billing_warehouse(
+    host: str | None,
+    http_path: str | None,
+    warehouse_id: str | None,
+    token: str | None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, str, str | None] | None:
+    """``(host, http_path, token)`` from the arguments or ``DATABRICKS_*`` variables; ``None`` when incomplete."""
+    environ = os.environ if environ is None else environ
+    host = host or environ.get("DATABRICKS_HOST")
+    warehouse_id = warehouse_id or environ.get("DATABRICKS_WAREHOUSE_ID")
+    http_path = (
+        http_path
+        or environ.get("DATABRICKS_HTTP_PATH")
+        or (f"/sql/1.0/warehouses/{warehouse_id}" if warehouse_id else None)
+    )
+    if not host or not http_path:
+        return None
+    return host, http_path, token or environ.get("DATABRICKS_TOKEN")
+
+
+def connect_arguments(host: str, http_path: str, token: str | None) -> dict[str, Any]:
+    """``databricks.sql.connect`` keywords for ``host``: a workspace name or URL, or a plain ``http://host:port``
+    server such as the emulator (reached through the connector's ``_connection_uri``)."""
+    url = urllib.parse.urlsplit(host if "://" in host else f"https://{host}")
+    arguments: dict[str, Any] = {
+        "server_hostname": url.hostname or host,
+        "http_path": http_path,
+        "access_token": token,
+        "enable_telemetry": False,
+    }
+    if url.scheme == "http":
+        arguments["_connection_uri"] = f"http://{url.netloc}/{http_path.lstrip('/')}"
+    elif url.port is not None:
+        arguments["_port"] = url.port
+    return arguments
 
 
 def connection_factory(
@@ -39,26 +78,18 @@ def connection_factory(
     environ: Mapping[str, str] | None = None,
 ) -> Any:
     """A zero-argument factory of SQL connector connections, from the arguments or ``DATABRICKS_*`` variables."""
-    environ = os.environ if environ is None else environ
-    host = host or environ.get("DATABRICKS_HOST")
-    warehouse_id = warehouse_id or environ.get("DATABRICKS_WAREHOUSE_ID")
-    http_path = (
-        http_path
-        or environ.get("DATABRICKS_HTTP_PATH")
-        or (f"/sql/1.0/warehouses/{warehouse_id}" if warehouse_id else None)
-    )
-    token = token or environ.get("DATABRICKS_TOKEN")
-    if not host or not http_path:
+    found = billing_warehouse(host, http_path, warehouse_id, token, environ)
+    if found is None:
         raise SystemExit(
             "databricks-otel-reconcile needs a SQL warehouse: --host/DATABRICKS_HOST and "
             "--http-path/DATABRICKS_HTTP_PATH (or --warehouse-id/DATABRICKS_WAREHOUSE_ID), and a token"
         )
-    hostname = host.removeprefix("https://").rstrip("/")
+    arguments = connect_arguments(*found)
 
     def connect() -> Any:
         from databricks import sql
 
-        return sql.connect(server_hostname=hostname, http_path=http_path, access_token=token, enable_telemetry=False)
+        return sql.connect(**arguments)
 
     return connect
 
@@ -165,7 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         lookback_days=arguments.lookback_days,
         meter_provider=meter_provider,
     )
-    print("... reading billing ingested since the watermark (one SQL statement per batch)", file=sys.stderr)
+    print(
+        "... reading billing ingested since the watermark (one SQL statement per slice of usage days)", file=sys.stderr
+    )
     started = time.monotonic()
     try:
         result = reconciler.run()
