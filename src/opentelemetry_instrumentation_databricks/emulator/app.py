@@ -76,7 +76,9 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # where to connect
@@ -227,7 +229,6 @@ class Emulator:
         from .commands import commands
 
         return commands(self.workspace).records()
-
 
 
 __all__ = ["Clock", "Emulator", "Fault"]
