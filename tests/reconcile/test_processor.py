@@ -206,3 +206,27 @@ def test_the_last_lookup_is_bounded_by_the_flush_timeout(setup):
         source.block.set()
         processor.shutdown()
     assert len(wrapped.ended) == 1
+
+
+def test_a_held_span_is_looked_up_once_not_again_for_every_span_that_arrives_after_it():
+    source = MemorySource()
+    processor = CostReconcilingSpanProcessor(
+        RecordingProcessor(),
+        source=source,
+        hold_seconds=3600,
+        max_held=5000,
+        batch_size=100,
+        lookup_interval_seconds=3600,
+        clock=Clock(),
+    )
+    try:
+        for index in range(2000):
+            processor.on_end(run_span(str(index), span_id=index + 1))
+            if index % 100 == 99:
+                assert processor.lookups_done.wait(5)
+                processor.lookups_done.clear()
+        looked_up = [key.unit for call in source.calls for key in call]
+    finally:
+        processor.shutdown()
+    assert len(looked_up) == len(set(looked_up))
+    assert 2000 - 100 <= len(looked_up) <= 2000

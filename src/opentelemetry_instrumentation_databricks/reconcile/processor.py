@@ -72,12 +72,13 @@ _PENDING_ATTRIBUTES = {COST_STATUS: PENDING}
 
 
 class _Held:
-    __slots__ = ("deadline", "key", "span")
+    __slots__ = ("deadline", "key", "next_lookup", "span")
 
     def __init__(self, span: ReadableSpan, key: ReconcileKey, deadline: float) -> None:
         self.span = span
         self.key = key
         self.deadline = deadline
+        self.next_lookup = 0.0
 
 
 class CostReconcilingSpanProcessor(SpanProcessor):
@@ -116,6 +117,8 @@ class CostReconcilingSpanProcessor(SpanProcessor):
         self._forward = wrapped_processor.on_end
         self._held: OrderedDict[int, _Held] = OrderedDict()
         self._sequence = 0
+        self._fresh = 0
+        self._look_up_all = False
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopped = False
@@ -148,6 +151,7 @@ class CostReconcilingSpanProcessor(SpanProcessor):
         with self._lock:
             self._sequence += 1
             self._held[self._sequence] = _Held(span, key, now + self.hold_seconds)
+            self._fresh += 1
             if len(self._held) > self.max_held:
                 released.append(self._held.popitem(last=False)[1])
                 self.released_early += 1
@@ -156,7 +160,7 @@ class CostReconcilingSpanProcessor(SpanProcessor):
                 if oldest.deadline > now:
                     break
                 released.append(self._held.popitem(last=False)[1])
-            full_batch = len(self._held) >= self.batch_size
+            full_batch = self._fresh >= self.batch_size
         for held in released:
             self._release_pending(held.span)
         if full_batch:
@@ -181,7 +185,9 @@ class CostReconcilingSpanProcessor(SpanProcessor):
         return len(self._held)
 
     def lookup_now(self) -> None:
-        """Run one lookup round on the background thread now (tests and callers that know billing just arrived)."""
+        """Look every held span up once more, on the background thread, now (callers that know billing just
+        arrived); otherwise a held span is looked up when it arrives and then once per lookup interval."""
+        self._look_up_all = True
         self._wake.set()
 
     # the background thread
@@ -194,6 +200,7 @@ class CostReconcilingSpanProcessor(SpanProcessor):
         done = threading.Event()
         with self._lock:
             self._round_waiters.append(done)
+        self._look_up_all = True
         self._wake.set()
         done.wait(wait)
 
@@ -218,9 +225,17 @@ class CostReconcilingSpanProcessor(SpanProcessor):
             waiter.set()
 
     def _round(self) -> None:
+        """Look up the held spans that are due (new ones, and the others once per ``lookup_interval_seconds``), or
+        all of them after :meth:`lookup_now` and at flush: never the same spans again on every new one."""
         self._release_expired()
+        now = self.clock()
         with self._lock:
-            batches = list(self._held.items())
+            due = float("inf") if self._look_up_all else now
+            self._look_up_all = False
+            batches = [(sequence, held) for sequence, held in self._held.items() if held.next_lookup <= due]
+            for _, held in batches:
+                held.next_lookup = now + self.lookup_interval_seconds
+            self._fresh = 0
         for start in range(0, len(batches), self.batch_size):
             batch = batches[start : start + self.batch_size]
             try:
