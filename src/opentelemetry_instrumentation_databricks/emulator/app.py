@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from .clock import Clock
 from .http import Fault, HttpApp
@@ -120,10 +121,18 @@ class Emulator:
 
     def connect_kwargs(self, *, use_sea: bool = False, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for ``databricks.sql.connect`` that are right for this local, plain-HTTP server."""
+        return self.connect_kwargs_for(self.host, self.token, self.http_path, use_sea=use_sea, **overrides)
+
+    @staticmethod
+    def connect_kwargs_for(
+        host: str, token: str, http_path: str, *, use_sea: bool = False, **overrides: Any
+    ) -> dict[str, Any]:
+        """The same, for an emulator running elsewhere (``python -m ...emulator`` prints host, token, http_path)."""
+        address = urlsplit(host)
         kwargs: dict[str, Any] = {
-            "server_hostname": self.server_hostname,
-            "http_path": self.http_path,
-            "access_token": self.token,
+            "server_hostname": address.hostname,
+            "http_path": http_path,
+            "access_token": token,
             "enable_telemetry": False,
             "_retry_stop_after_attempts_count": 1,
             "_retry_stop_after_attempts_duration": 1,
@@ -132,9 +141,9 @@ class Emulator:
             "_socket_timeout": 30,
         }
         if use_sea:
-            kwargs.update(use_sea=True, server_hostname=f"http://{self.server_hostname}", _port=self.port)
+            kwargs.update(use_sea=True, server_hostname=f"http://{address.hostname}", _port=address.port)
         else:
-            kwargs["_connection_uri"] = f"{self.host}{self.http_path}"
+            kwargs["_connection_uri"] = f"{host.rstrip('/')}{http_path}"
         kwargs.update(overrides)
         return kwargs
 
