@@ -30,3 +30,22 @@ def test_error_class_and_sqlstate_come_from_the_databricks_message():
 
 def test_error_without_databricks_class_uses_the_exception_class():
     assert error_facts(ConnectionError("refused")) == ("ConnectionError", None)
+
+
+@given(st.binary(min_size=16, max_size=16))
+def test_statement_id_is_formatted_exactly_as_the_connector_formats_it(guid):
+    from databricks.sql.backend.types import BackendType, CommandId
+
+    from opentelemetry_instrumentation_databricks.sql.results import statement_id_of
+
+    command = CommandId(BackendType.THRIFT, guid)
+    assert statement_id_of(command) == command.to_hex_guid()
+
+
+def test_statement_id_of_a_sea_command_is_its_string_id():
+    from databricks.sql.backend.types import CommandId
+
+    from opentelemetry_instrumentation_databricks.sql.results import statement_id_of
+
+    command = CommandId.from_sea_statement_id("01f0a1b2-c3d4-e5f6-0718-293a4b5c6d7e")
+    assert statement_id_of(command) == "01f0a1b2-c3d4-e5f6-0718-293a4b5c6d7e"

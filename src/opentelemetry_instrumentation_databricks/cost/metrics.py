@@ -37,6 +37,7 @@ class CostMetrics:
         )
         self._lock = threading.Lock()
         self._totals: dict[tuple, list] = {}
+        self._by_identity: dict[int, list] = {}
         meter.create_observable_counter(
             DBU_ESTIMATED,
             callbacks=[self._observe_dbu],
@@ -51,7 +52,14 @@ class CostMetrics:
         )
 
     def record(self, seconds: float, dbu: float, dollars: float, attributes: Mapping[str, str]) -> None:
+        """Callers that reuse one attribute mapping per series (as the SQL patch does) skip building its key."""
         self.duration.record(seconds, attributes)
+        totals = self._by_identity.get(id(attributes))
+        if totals is not None and totals[3] is attributes:
+            with self._lock:
+                totals[0] += dbu
+                totals[1] += dollars
+            return
         key = tuple(attributes.items())
         with self._lock:
             totals = self._totals.get(key)
@@ -60,9 +68,11 @@ class CostMetrics:
                     key = _OVERFLOW_KEY
                     totals = self._totals.get(key)
                 if totals is None:
-                    totals = self._totals[key] = [0.0, 0.0, dict(key)]
+                    totals = self._totals[key] = [0.0, 0.0, dict(key), attributes]
             totals[0] += dbu
             totals[1] += dollars
+            if totals[3] is attributes and len(self._by_identity) < MAX_SERIES:
+                self._by_identity[id(attributes)] = totals
 
     def _observe(self, index: int) -> Iterable[Observation]:
         with self._lock:

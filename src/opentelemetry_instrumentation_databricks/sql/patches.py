@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from time import time_ns
 from typing import Any
@@ -41,13 +41,14 @@ from ..cost.warehouse_sizes import WarehouseSizes
 from ..tags import QUERY_TAGS, merge_tags, orchestration_tags
 from .connection import ConnectionFacts, facts_of
 from .errors import error_facts
-from .results import returned_rows
+from .results import returned_rows, statement_id_of
 from .statement import statement_info
 
 _logger = logging.getLogger(__name__)
 
 _CURSOR = "databricks.sql.client"
 _PENDING = "_otel_databricks_pending"
+MAX_METRIC_SERIES = 1024
 _in_batch: ContextVar[bool] = ContextVar("databricks_sql_in_batch", default=False)
 
 _METADATA_OPERATIONS = {
@@ -92,6 +93,7 @@ class SqlPatches:
         self._settings = settings
         self._sizes = sizes
         self._failures_logged: set[str] = set()
+        self._series: dict[tuple, Mapping[str, str]] = {}
         self._tags_supported = True
 
     # installation
@@ -226,15 +228,7 @@ class SqlPatches:
         opaque_id = new_opaque_id() if kind != "metadata" else None
         if opaque_id is not None:
             attributes[OPAQUE_ID] = opaque_id
-        metric_attributes = facts.metric_attributes
-        if context or operation is not None:
-            metric_attributes = dict(metric_attributes)
-            if operation is not None:
-                metric_attributes[DB_OPERATION_NAME] = operation
-            if context.job_name is not None:
-                metric_attributes["dagster.job.name"] = context.job_name
-            if context.asset_key is not None:
-                metric_attributes["dagster.asset.key"] = context.asset_key
+        metric_attributes = self._metric_attributes(facts, operation, context)
         span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes, start_time=start)
         if opaque_id is not None and settings.inject_tags and self._tags_supported:
             try:
@@ -247,6 +241,23 @@ class SqlPatches:
             otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span))
         )
         return _Statement(facts, metric_attributes, span, start, token, cursor.active_command_id), args, kwargs
+
+    def _metric_attributes(self, facts: ConnectionFacts, operation: str | None, context: Any) -> Mapping[str, str]:
+        """One mapping per series, kept (at most ``MAX_METRIC_SERIES``), so the metrics see the same object again."""
+        key = (facts.warehouse_id, operation, context.job_name, context.asset_key)
+        attributes = self._series.get(key)
+        if attributes is None:
+            attributes = dict(facts.metric_attributes)
+            if operation is not None:
+                attributes[DB_OPERATION_NAME] = operation
+            if context.job_name is not None:
+                attributes["dagster.job.name"] = context.job_name
+            if context.asset_key is not None:
+                attributes["dagster.asset.key"] = context.asset_key
+            if len(self._series) >= MAX_METRIC_SERIES:
+                self._series.clear()
+            self._series[key] = attributes
+        return attributes
 
     def _with_query_tags(
         self,
@@ -294,7 +305,7 @@ class SqlPatches:
             }
             command = cursor.active_command_id
             if command is not None and command is not statement.previous_command:
-                attributes[STATEMENT_ID] = command.to_hex_guid()
+                attributes[STATEMENT_ID] = statement_id_of(command)
                 if error is None:
                     rows = returned_rows(cursor.active_result_set)
                     if rows is not None:
