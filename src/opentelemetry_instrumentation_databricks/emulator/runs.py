@@ -47,7 +47,7 @@ TASK_TYPES = (
 COMPUTELESS_TASK_TYPES = frozenset({"condition_task", "run_job_task"})
 _NOT_SUCCESS = frozenset({"FAILED", "TIMEDOUT", "CANCELED", "UPSTREAM_FAILED", "UPSTREAM_CANCELED", "INTERNAL_ERROR"})
 _FAILED = frozenset({"FAILED", "TIMEDOUT", "INTERNAL_ERROR", "UPSTREAM_FAILED"})
-_TERMINATION = {
+TERMINATION_OF_RESULT = {
     "SUCCESS": ("SUCCESS", "SUCCESS"),
     "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
     "TIMEDOUT": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
@@ -57,6 +57,7 @@ _TERMINATION = {
     "UPSTREAM_CANCELED": ("SKIPPED", "SUCCESS"),
     "MAXIMUM_CONCURRENT_RUNS_REACHED": ("MAX_CONCURRENT_RUNS_EXCEEDED", "CLIENT_ERROR"),
 }
+"""Result state -> (termination code, termination type), as runs/get and the lakeflow timelines report them."""
 _MESSAGES = {
     "FAILED": "Workload failed, see run output for details",
     "TIMEDOUT": "Run timed out.",
@@ -752,7 +753,7 @@ def _status(life: str, result: str | None, message: str, *, queued: bool = False
         body["queue_details"] = {"code": "ACTIVE_RUNS_LIMIT_REACHED", "message": message}
     if state == "TERMINATED":
         key = "INTERNAL_ERROR" if life == "INTERNAL_ERROR" else (result or "SUCCESS")
-        code, kind = _TERMINATION.get(key, ("SUCCESS", "SUCCESS"))
+        code, kind = TERMINATION_OF_RESULT.get(key, ("SUCCESS", "SUCCESS"))
         body["termination_details"] = {"code": code, "type": kind, "message": message}
     return body
 

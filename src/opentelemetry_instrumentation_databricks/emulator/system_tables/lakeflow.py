@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..records import JobRunRecord, PipelineUpdateRecord, TaskRunRecord
+from ..runs import TERMINATION_OF_RESULT
 from .snapshot import Snapshot, seconds, utc
 from .tables import BIGINT, STRING, STRING_MAP, STRINGS, TIMESTAMP, TableSpec, string_struct, struct
 
@@ -104,16 +105,6 @@ _RESULT_STATES = {
     "UPSTREAM_CANCELED": "SKIPPED",
     "MAXIMUM_CONCURRENT_RUNS_REACHED": "SKIPPED",
 }
-_TERMINATIONS = {
-    "SUCCESS": ("SUCCESS", "SUCCESS"),
-    "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
-    "TIMEDOUT": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
-    "CANCELED": ("USER_CANCELED", "SUCCESS"),
-    "INTERNAL_ERROR": ("INTERNAL_ERROR", "INTERNAL_ERROR"),
-    "UPSTREAM_FAILED": ("SKIPPED", "SUCCESS"),
-    "UPSTREAM_CANCELED": ("SKIPPED", "SUCCESS"),
-    "MAXIMUM_CONCURRENT_RUNS_REACHED": ("MAX_CONCURRENT_RUNS_EXCEEDED", "CLIENT_ERROR"),
-}
 _TRIGGERS = {"ONE_TIME": "ONETIME", "RETRY": "ONETIME_RETRY", "PERIODIC": "CRON", "RUN_JOB_TASK": "ONETIME"}
 
 
@@ -135,7 +126,7 @@ def slices(start: float, end: float | None, visible_before: float) -> Iterator[t
 def _result(record: JobRunRecord | TaskRunRecord) -> tuple[str | None, str | None, str | None]:
     if record.result_state is None:
         return None, None, None
-    code, kind = _TERMINATIONS.get(record.result_state, ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"))
+    code, kind = TERMINATION_OF_RESULT.get(record.result_state, ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"))
     if record.life_cycle_state == "INTERNAL_ERROR":
         code, kind = "INTERNAL_ERROR", "INTERNAL_ERROR"
         return "ERROR", code, kind
