@@ -444,9 +444,7 @@ def register(app: HttpApp, workspace: Workspace) -> None:
         cluster = service.require(request.json().get("cluster_id"))
         with workspace.lock:
             now = clock.time()
-            state = cluster.state(now)
-            if state != "TERMINATED":
-                raise ApiError(400, "INVALID_STATE", f"Cluster {cluster.cluster_id} is in unexpected state {state}.")
+            _state_in(cluster, now, ("TERMINATED",))
             cluster.start(now)
         return {}
 
@@ -455,9 +453,7 @@ def register(app: HttpApp, workspace: Workspace) -> None:
         cluster = service.require(request.json().get("cluster_id"))
         with workspace.lock:
             now = clock.time()
-            state = cluster.state(now)
-            if state != "RUNNING":
-                raise ApiError(400, "INVALID_STATE", f"Cluster {cluster.cluster_id} is in unexpected state {state}.")
+            _state_in(cluster, now, ("RUNNING",))
             _restart(cluster, now)
         return {}
 
@@ -485,9 +481,7 @@ def register(app: HttpApp, workspace: Workspace) -> None:
         spec = service.validate({k: v for k, v in body.items() if k != "cluster_id"})
         with workspace.lock:
             now = clock.time()
-            state = cluster.state(now)
-            if state not in ("RUNNING", "TERMINATED"):
-                raise ApiError(400, "INVALID_STATE", f"Cluster {cluster.cluster_id} is in unexpected state {state}.")
+            state = _state_in(cluster, now, ("RUNNING", "TERMINATED"))
             cluster.spec = spec
             cluster.default_tags["ClusterName"] = str(spec.get("cluster_name") or "")
             if state == "RUNNING":
@@ -501,6 +495,14 @@ def register(app: HttpApp, workspace: Workspace) -> None:
     @router.route("GET", "/api/2.1/clusters/spark-versions")
     def spark_versions(request: Request) -> dict[str, Any]:
         return {"versions": [{"key": key, "name": name} for key, name in SPARK_VERSIONS]}
+
+
+def _state_in(cluster: Cluster, now: float, allowed: tuple[str, ...]) -> str:
+    """The cluster's state, or the 400 INVALID_STATE Databricks answers when an operation does not fit it."""
+    state = cluster.state(now)
+    if state not in allowed:
+        raise ApiError(400, "INVALID_STATE", f"Cluster {cluster.cluster_id} is in unexpected state {state}.")
+    return state
 
 
 def _restart(cluster: Cluster, now: float) -> None:

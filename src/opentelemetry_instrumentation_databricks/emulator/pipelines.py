@@ -292,6 +292,11 @@ class Pipeline:
     def active_update(self, now: float) -> Update | None:
         return next((u for u in reversed(self.updates) if u.active(now)), None)
 
+    def stop_active_update(self, now: float) -> None:
+        update = self.active_update(now)
+        if update is not None:
+            update.stop(now)
+
     def state(self, now: float) -> str:
         if self.deleted:
             return "DELETED"
@@ -513,10 +518,7 @@ def register(app: HttpApp, workspace: Workspace) -> None:
     def delete(request: Request) -> dict[str, Any]:
         pipeline = service.require(request.params["pipeline_id"])
         with workspace.lock:
-            now = clock.time()
-            update = pipeline.active_update(now)
-            if update is not None:
-                update.stop(now)
+            pipeline.stop_active_update(clock.time())
             pipeline.deleted = True
         return {}
 
@@ -576,10 +578,7 @@ def register(app: HttpApp, workspace: Workspace) -> None:
     def stop(request: Request) -> dict[str, Any]:
         pipeline = service.require(request.params["pipeline_id"])
         with workspace.lock:
-            now = clock.time()
-            update = pipeline.active_update(now)
-            if update is not None:
-                update.stop(now)
+            pipeline.stop_active_update(clock.time())
         return {}
 
     @router.route("GET", "/api/2.0/pipelines/{pipeline_id}/events")
