@@ -84,7 +84,7 @@ def processed(spans: int) -> dict[str, Any]:
     from sql_overhead import answered_in_process
 
     from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
-    from opentelemetry_instrumentation_databricks.emulator import Emulator
+    from databricks_emulator import Emulator
 
     exporter = CountingExporter()
     tracer_provider = TracerProvider()

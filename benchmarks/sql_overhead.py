@@ -41,7 +41,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
-from opentelemetry_instrumentation_databricks.emulator import Emulator
+from databricks_emulator import Emulator
 
 RESULTS = Path(__file__).parent / "results" / "sql_overhead.json"
 STATEMENT_ID = "01f0a1b2-c3d4-e5f6-0718-293a4b5c6d7e"
@@ -119,7 +119,7 @@ def emulator_process() -> Iterator[dict[str, object]]:
     """The emulator in a child process, as a user runs it: its server work does not share this process's GIL,
     so the end-to-end figures hold only client-side work. Yields ``databricks.sql.connect`` keywords."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "opentelemetry_instrumentation_databricks.emulator"],
+        [sys.executable, "-m", "databricks_emulator"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
-from opentelemetry_instrumentation_databricks.emulator import Emulator
+from databricks_emulator import Emulator
 
 RESULTS = Path(__file__).parent / "results" / "workspace_overhead.json"
 

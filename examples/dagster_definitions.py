@@ -21,7 +21,7 @@ the cost across materializations. To export the spans as well, start the UI unde
 ``opentelemetry-instrument --traces_exporter console dagster dev -f examples/dagster_definitions.py``.
 
 Against a workspace of your own, or a standalone emulator
-(``python -m opentelemetry_instrumentation_databricks.emulator --port 8765`` prints the values), set
+(``python -m databricks_emulator --port 8765`` prints the values), set
 ``DATABRICKS_HOST``, ``DATABRICKS_TOKEN`` and ``DATABRICKS_HTTP_PATH`` first. A standalone emulator runs job
 clusters on the wall clock, so ``orders_rollup`` then waits as long as on Databricks (about six minutes); the
 embedded one settles each run on its first poll.
@@ -74,7 +74,7 @@ def databricks_resource() -> InsightsDatabricksResource:
             access_token=dg.EnvVar("DATABRICKS_TOKEN"),
             http_path=dg.EnvVar("DATABRICKS_HTTP_PATH"),
         )
-    from opentelemetry_instrumentation_databricks.emulator import Emulator
+    from databricks_emulator import Emulator
 
     workspace = Emulator().start()
     workspace.auto_advance_on_poll = "settle"

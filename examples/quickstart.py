@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
-from opentelemetry_instrumentation_databricks.emulator import Emulator
+from databricks_emulator import Emulator
 
 
 class PrintingExporter(SpanExporter):

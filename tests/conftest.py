@@ -67,7 +67,7 @@ def instrument(telemetry):
 @pytest.fixture(scope="session")
 def emulator():
     """One emulated workspace for the whole session (tests use their own tables and tags)."""
-    from opentelemetry_instrumentation_databricks.emulator import Emulator
+    from databricks_emulator import Emulator
 
     with Emulator() as workspace:
         yield workspace

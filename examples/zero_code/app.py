@@ -35,7 +35,7 @@ def sql_connect_kwargs(host: str, token: str, http_path: str) -> dict[str, Any]:
 
 
 def start_embedded_emulator() -> Any:
-    from opentelemetry_instrumentation_databricks.emulator import Emulator
+    from databricks_emulator import Emulator
 
     workspace = Emulator().start()
     workspace.auto_advance_on_poll = "settle"

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from opentelemetry_instrumentation_databricks.emulator import Clock, Emulator
+from databricks_emulator import Clock, Emulator
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""``python -m opentelemetry_instrumentation_databricks.emulator``: start, print how to connect, stop cleanly."""
+"""``python -m databricks_emulator``: start, print how to connect, stop cleanly."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import urllib.request
 
 import pytest
 
-from opentelemetry_instrumentation_databricks.emulator.__main__ import main
+from databricks_emulator.__main__ import main
 
-MODULE = "opentelemetry_instrumentation_databricks.emulator"
+MODULE = "databricks_emulator"
 
 
 def read_until(process: subprocess.Popen, marker: str, timeout: float = 30) -> list[str]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from databricks.sql.utils import serialize_query_tags
 
-from opentelemetry_instrumentation_databricks.emulator.sql import commands, querytags
-from opentelemetry_instrumentation_databricks.emulator.sql.engine import Parameter, SqlEngine
-from opentelemetry_instrumentation_databricks.emulator.sql.errors import SqlError
-from opentelemetry_instrumentation_databricks.emulator.sql.history import QueryHistory
-from opentelemetry_instrumentation_databricks.emulator.sql.ids import guid_of, id_of_guid, new_statement_id
+from databricks_emulator.sql import commands, querytags
+from databricks_emulator.sql.engine import Parameter, SqlEngine
+from databricks_emulator.sql.errors import SqlError
+from databricks_emulator.sql.history import QueryHistory
+from databricks_emulator.sql.ids import guid_of, id_of_guid, new_statement_id
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from databricks.sdk.service.sql import (
     StatementState,
 )
 
-from opentelemetry_instrumentation_databricks.emulator.sql import statements
+from databricks_emulator.sql import statements
 
 
 def client(workspace) -> WorkspaceClient:

@@ -12,8 +12,8 @@ import pytest
 from databricks.sql.backend.types import CommandState
 from databricks.sql.exc import Error, ServerOperationError
 
-from opentelemetry_instrumentation_databricks.emulator import Emulator
-from opentelemetry_instrumentation_databricks.emulator.sql.history import Durations, default_latency_model
+from databricks_emulator import Emulator
+from databricks_emulator.sql.history import Durations, default_latency_model
 
 STATEMENT_ID = re.compile(r"^01f0[0-9a-f]{4}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 

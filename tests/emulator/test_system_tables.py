@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 from databricks.sdk.service import compute, jobs, pipelines, sql
 
-from opentelemetry_instrumentation_databricks.emulator import Clock, Emulator
+from databricks_emulator import Clock, Emulator
 
 START = datetime(2026, 3, 2, 9, 5, tzinfo=timezone.utc)
 PHOTON = "16.4.x-photon-scala2.12"
@@ -371,7 +371,7 @@ def test_sea_protocol_and_statement_execution_read_the_same_tables(ws, workload)
 
 
 def test_ordinary_statements_never_touch_the_system_tables(ws, workload, cursor):
-    from opentelemetry_instrumentation_databricks.emulator.system_tables import system_tables
+    from databricks_emulator.system_tables import system_tables
 
     tables = system_tables(ws.workspace)
     _rows(cursor, "SELECT count(*) FROM system.billing.list_prices")

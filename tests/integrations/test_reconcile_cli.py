@@ -14,8 +14,8 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
-from opentelemetry_instrumentation_databricks.emulator import Emulator
-from opentelemetry_instrumentation_databricks.emulator.clock import Clock
+from databricks_emulator import Emulator
+from databricks_emulator.clock import Clock
 from opentelemetry_instrumentation_databricks.reconcile import SpanIdRecorder
 
 from ..otlp_receiver import OtlpReceiver

@@ -45,7 +45,7 @@ def child_environment(workspace, receiver: OtlpReceiver, **extra: str) -> dict[s
 
 @pytest.fixture(scope="module")
 def workspace():
-    from opentelemetry_instrumentation_databricks.emulator import Emulator
+    from databricks_emulator import Emulator
 
     with Emulator() as ws:
         ws.auto_advance_on_poll = "settle"

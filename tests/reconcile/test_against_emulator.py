@@ -14,7 +14,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from opentelemetry_instrumentation_databricks.emulator import Emulator
+from databricks_emulator import Emulator
 from opentelemetry_instrumentation_databricks.reconcile import (
     CostReconcilingSpanProcessor,
     Reconciler,
@@ -276,7 +276,7 @@ def usage_of_cluster(ws: Emulator, cluster_id: str) -> list:
 
 
 def test_a_missing_system_schema_is_one_error_naming_the_schema_and_the_grant():
-    from opentelemetry_instrumentation_databricks.emulator.sql.names import private_catalog
+    from databricks_emulator.sql.names import private_catalog
 
     with Emulator() as ws:
         run_sql(ws)

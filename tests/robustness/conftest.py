@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
-from opentelemetry_instrumentation_databricks.emulator import Clock, Emulator
+from databricks_emulator import Clock, Emulator
 
 EMULATOR_THREAD_NAMES = ("databricks-emulator", "process_request_thread")
 LIBRARY_THREAD_NAMES = ("_flush_worker",)

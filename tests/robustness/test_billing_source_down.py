@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
-from opentelemetry_instrumentation_databricks.emulator import Emulator, Fault
+from databricks_emulator import Emulator, Fault
 from opentelemetry_instrumentation_databricks.reconcile import CostReconcilingSpanProcessor, SqlBillingSource
 
 STATEMENTS = 5

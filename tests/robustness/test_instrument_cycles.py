@@ -132,8 +132,8 @@ CHILD = textwrap.dedent(
         with sql.connect(**config["connect"]) as connection, connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     if "databricks.sdk" not in config["absent"]:
-        from opentelemetry_instrumentation_databricks.emulator.client import workspace_client
-        from opentelemetry_instrumentation_databricks.emulator.clock import Clock
+        from databricks_emulator.client import workspace_client
+        from databricks_emulator.clock import Clock
         workspace_client(config["host"], config["token"], Clock()).current_user.me()
     DatabricksInstrumentor().uninstrument()
     print(json.dumps({

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from opentelemetry_instrumentation_databricks.emulator import Clock, Emulator, Fault
-from opentelemetry_instrumentation_databricks.emulator.app import DEFAULT_TOKEN
+from databricks_emulator import Clock, Emulator, Fault
+from databricks_emulator.app import DEFAULT_TOKEN
 
 from .conftest import instrumented
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from opentelemetry.trace import StatusCode
 
-from opentelemetry_instrumentation_databricks.emulator import Emulator, Fault
+from databricks_emulator import Emulator, Fault
 
 from .conftest import Outcome, instrumented, run_call
 

@@ -13,7 +13,7 @@ from databricks.sdk.service.compute import ClusterSpec
 from databricks.sdk.service.jobs import NotebookTask, SubmitTask
 from opentelemetry.trace import StatusCode
 
-from opentelemetry_instrumentation_databricks.emulator import Clock, Emulator, Fault
+from databricks_emulator import Clock, Emulator, Fault
 
 from .conftest import Outcome, instrumented, run_call
 

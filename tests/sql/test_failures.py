@@ -5,7 +5,7 @@ from databricks.sql.exc import RequestError
 from opentelemetry.trace import StatusCode
 
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
-from opentelemetry_instrumentation_databricks.emulator import Emulator, Fault
+from databricks_emulator import Emulator, Fault
 
 
 def _outcome(call):

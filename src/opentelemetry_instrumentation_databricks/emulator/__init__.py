@@ -1,18 +1,20 @@
-"""A local Databricks workspace for tests, examples and offline use.
+"""Deprecated location of the emulator: it is now the top-level package :mod:`databricks_emulator`.
 
-Run it standalone with ``python -m opentelemetry_instrumentation_databricks.emulator``, or in-process::
-
-    from opentelemetry_instrumentation_databricks.emulator import Emulator
-
-    with Emulator() as ws:
-        with ws.sql_connect() as conn, conn.cursor() as cursor:
-            cursor.execute("SELECT 1 AS one")
-
-The instrumentation never imports this package.
+This alias is kept for one release and warns on import; ``from databricks_emulator import Emulator`` replaces
+``from opentelemetry_instrumentation_databricks.emulator import Emulator``.
 """
 
-from .app import DEFAULT_TOKEN, Emulator
-from .clock import Clock
-from .http import ApiError, Fault
+from __future__ import annotations
+
+import warnings
+
+warnings.warn(
+    "opentelemetry_instrumentation_databricks.emulator moved to the databricks_emulator package; "
+    "import databricks_emulator instead (this alias goes away in the next release)",
+    DeprecationWarning,
+    stacklevel=2,
+)
+
+from databricks_emulator import DEFAULT_TOKEN, ApiError, Clock, Emulator, Fault  # noqa: E402
 
 __all__ = ["DEFAULT_TOKEN", "ApiError", "Clock", "Emulator", "Fault"]

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from opentelemetry_instrumentation_databricks.emulator import Clock, Emulator
-from opentelemetry_instrumentation_databricks.emulator.lifecycle import Timing, lifecycle
+from databricks_emulator import Clock, Emulator
+from databricks_emulator.lifecycle import Timing, lifecycle
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import requests
 from databricks.sdk.errors import InternalError, PermissionDenied, Unauthenticated
 from databricks.sdk.service import jobs
 
-from opentelemetry_instrumentation_databricks.emulator import Fault
+from databricks_emulator import Fault
 
 
 def submit_one(w) -> int:

@@ -8,8 +8,8 @@ import pytest
 from databricks.sdk.errors import InvalidParameterValue, OperationFailed, ResourceDoesNotExist
 from databricks.sdk.service import compute, jobs
 
-from opentelemetry_instrumentation_databricks.emulator import Clock, Emulator
-from opentelemetry_instrumentation_databricks.emulator.runs import runs
+from databricks_emulator import Clock, Emulator
+from databricks_emulator.runs import runs
 
 NODE = "m5d.large"
 SPARK = "16.4.x-scala2.12"

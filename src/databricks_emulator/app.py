@@ -15,15 +15,15 @@ DEFAULT_TOKEN = "dapi-emulator-0000000000000000"
 
 # Each module has ``register(app: HttpApp, workspace: Workspace) -> None``; the order does not matter.
 SERVICE_MODULES = (
-    "opentelemetry_instrumentation_databricks.emulator.sql.thrift",
-    "opentelemetry_instrumentation_databricks.emulator.sql.statements",
-    "opentelemetry_instrumentation_databricks.emulator.warehouses",
-    "opentelemetry_instrumentation_databricks.emulator.discovery",
-    "opentelemetry_instrumentation_databricks.emulator.clusters",
-    "opentelemetry_instrumentation_databricks.emulator.pipelines",
-    "opentelemetry_instrumentation_databricks.emulator.jobs",
-    "opentelemetry_instrumentation_databricks.emulator.commands",
-    "opentelemetry_instrumentation_databricks.emulator.system_tables",
+    "databricks_emulator.sql.thrift",
+    "databricks_emulator.sql.statements",
+    "databricks_emulator.warehouses",
+    "databricks_emulator.discovery",
+    "databricks_emulator.clusters",
+    "databricks_emulator.pipelines",
+    "databricks_emulator.jobs",
+    "databricks_emulator.commands",
+    "databricks_emulator.system_tables",
 )
 
 
