@@ -83,8 +83,8 @@ def profile(step: Callable[[int], object], spans: int, settle: Callable[[], obje
 def processed(spans: int) -> dict[str, Any]:
     from sql_overhead import answered_in_process
 
-    from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
     from databricks_emulator import Emulator
+    from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
 
     exporter = CountingExporter()
     tracer_provider = TracerProvider()

@@ -40,8 +40,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from databricks_emulator import Emulator
+from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 
 RESULTS = Path(__file__).parent / "results" / "sql_overhead.json"
 STATEMENT_ID = "01f0a1b2-c3d4-e5f6-0718-293a4b5c6d7e"

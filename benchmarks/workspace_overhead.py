@@ -28,8 +28,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from databricks_emulator import Emulator
+from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 
 RESULTS = Path(__file__).parent / "results" / "workspace_overhead.json"
 

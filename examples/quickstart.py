@@ -13,8 +13,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
 from databricks_emulator import Emulator
+from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
 
 
 class PrintingExporter(SpanExporter):

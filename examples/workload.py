@@ -33,8 +33,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
 from databricks_emulator import Emulator
+from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
 
 SERVICE_NAME = "databricks-workload"
 CLUSTER = compute.ClusterSpec(spark_version="15.4.x-scala2.12", node_type_id="i3.xlarge", num_workers=2)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from databricks_emulator import Emulator
 from databricks_emulator.clock import Clock
+from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from opentelemetry_instrumentation_databricks.reconcile import SpanIdRecorder
 
 from ..otlp_receiver import OtlpReceiver

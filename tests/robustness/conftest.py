@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from databricks_emulator import Clock, Emulator
+from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 
 EMULATOR_THREAD_NAMES = ("databricks-emulator", "process_request_thread")
 LIBRARY_THREAD_NAMES = ("_flush_worker",)

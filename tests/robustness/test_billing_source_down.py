@@ -12,8 +12,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from databricks_emulator import Emulator, Fault
+from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from opentelemetry_instrumentation_databricks.reconcile import CostReconcilingSpanProcessor, SqlBillingSource
 
 STATEMENTS = 5

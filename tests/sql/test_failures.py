@@ -4,8 +4,8 @@ import pytest
 from databricks.sql.exc import RequestError
 from opentelemetry.trace import StatusCode
 
-from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from databricks_emulator import Emulator, Fault
+from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 
 
 def _outcome(call):
