@@ -1,4 +1,4 @@
-"""Deprecated: ``python -m opentelemetry_instrumentation_databricks.emulator`` runs ``python -m databricks_emulator``."""
+"""Deprecated: ``python -m opentelemetry_instrumentation_databricks.emulator`` runs ``databricks_emulator``."""
 
 from __future__ import annotations
 
