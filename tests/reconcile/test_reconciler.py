@@ -213,3 +213,15 @@ def test_a_statement_whose_second_hour_is_billed_days_later_keeps_its_first_hour
     world.reconciler().run()
     shares = [s.attributes["databricks.dbu.billed"] for s in world.billed("statement")]
     assert shares == [pytest.approx(6.0), pytest.approx(6.0)]
+
+
+def test_the_reconciler_resource_is_stable_across_runs_and_overridable(world, monkeypatch):
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    first, second = world.reconciler().resource, world.reconciler().resource
+    assert first.attributes["service.name"] == "databricks-otel-reconciler"
+    assert first.attributes["service.instance.id"] == second.attributes["service.instance.id"]
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=cron-1,deployment.environment=prod")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "billing")
+    overridden = world.reconciler().resource.attributes
+    assert (overridden["service.name"], overridden["service.instance.id"]) == ("billing", "cron-1")

@@ -111,7 +111,7 @@ def _span_exporter() -> Any:
     return OTLPSpanExporter()
 
 
-def _meter_provider() -> Any:
+def _meter_provider(resource: Any = None) -> Any:
     name = os.environ.get("OTEL_METRICS_EXPORTER", "otlp").split(",")[0].strip()
     if name == "none":
         return None
@@ -128,7 +128,8 @@ def _meter_provider() -> Any:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         exporter = OTLPMetricExporter()
-    return MeterProvider(metric_readers=[PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)])
+    readers = [PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)]
+    return MeterProvider(metric_readers=readers, **({"resource": resource} if resource is not None else {}))
 
 
 def build_reconciler(
@@ -144,16 +145,17 @@ def build_reconciler(
     exporter: Any = None,
     meter_provider: Any = None,
 ) -> Any:
-    from .reconciler import Reconciler
+    from .reconciler import Reconciler, reconciler_resource
     from .state import StateStore
 
+    state = StateStore(state_path)
     source = SqlBillingSource(connection_factory(host, http_path, warehouse_id, token), discount=discount)
     return Reconciler(
         source,
         exporter if exporter is not None else _span_exporter(),
-        StateStore(state_path),
+        state,
         records_directory=records_directory,
-        meter_provider=meter_provider if meter_provider is not None else _meter_provider(),
+        meter_provider=meter_provider if meter_provider is not None else _meter_provider(reconciler_resource(state)),
         lookback_days=lookback_days,
     )
 
@@ -184,7 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "accuracy":
         return _accuracy(arguments)
-    meter_provider = _meter_provider()
+    from .reconciler import reconciler_resource
+    from .state import StateStore
+
+    meter_provider = _meter_provider(reconciler_resource(StateStore(arguments.state)))
     reconciler = build_reconciler(
         state_path=arguments.state,
         records_directory=arguments.records,

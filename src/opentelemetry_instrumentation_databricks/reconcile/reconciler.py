@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.metrics import MeterProvider
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -106,6 +106,7 @@ _logger = logging.getLogger(__name__)
 _EPSILON = 1e-9
 _EXPORT_BATCH = 512
 _COMMIT_BATCH = 20_000
+SERVICE_NAME = "databricks-otel-reconciler"
 BILLING_DBU_TOTAL = "databricks.billing.dbu_total"
 BILLING_USD_TOTAL = "databricks.billing.usd_total"
 BILLING_ROWS = "databricks.billing.rows"
@@ -161,7 +162,7 @@ class Reconciler:
         self.exporter = exporter
         self.state = state
         self.records_directory = records_directory
-        self.resource = resource or Resource.create({"service.name": "databricks-otel-reconciler"})
+        self.resource = resource or reconciler_resource(state)
         self.scope = InstrumentationScope("opentelemetry_instrumentation_databricks.reconcile", __version__)
         self.lookback_days = lookback_days
         self.watermark_overlap_days = watermark_overlap_days
@@ -325,6 +326,18 @@ class Reconciler:
             resource=self.resource,
             scope=self.scope,
         )
+
+
+def reconciler_resource(state: StateStore) -> Resource:
+    """``service.name=databricks-otel-reconciler`` and ``service.instance.id`` from the state store, so every run
+    of one reconciler continues the same metric series; ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES`` win."""
+    defaults = Resource.create({"service.name": SERVICE_NAME, "service.instance.id": state.instance_id()})
+    return defaults.merge(OTELResourceDetector().detect()).merge(_service_name_from_environment())
+
+
+def _service_name_from_environment() -> Resource:
+    name = os.environ.get("OTEL_SERVICE_NAME", "").strip()
+    return Resource({"service.name": name}) if name else Resource.get_empty()
 
 
 def _record_unit(cost: BilledCost) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,6 +108,12 @@ class StateStore:
     def units(self) -> dict[tuple[str, str], Emitted]:
         rows = self._db.execute("SELECT kind, unit_id, dbu, usd, emissions FROM units").fetchall()
         return {(kind, unit_id): Emitted(dbu, usd, n) for kind, unit_id, dbu, usd, n in rows}
+
+    def instance_id(self) -> str:
+        """A random id made once and kept in ``meta``: the reconciler's ``service.instance.id`` across runs."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('instance_id', ?)", (uuid.uuid4().hex,))
+        return str(self.meta("instance_id"))
 
     def meta(self, name: str, default: str | None = None) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
