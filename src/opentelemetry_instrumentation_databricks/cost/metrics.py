@@ -15,41 +15,36 @@ import threading
 from collections.abc import Iterable, Mapping
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
-from opentelemetry.semconv.metrics.db_metrics import DB_CLIENT_OPERATION_DURATION
 
-DBU_ESTIMATED = "databricks.dbu.estimated"
-COST_ESTIMATED = "databricks.cost.estimated"
+from ..attributes import METRIC_COST_ESTIMATED, METRIC_DBU_ESTIMATED, METRIC_OPERATION_DURATION, METRICS
+
 MAX_SERIES = 2000
 
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 """The semantic-convention buckets, extended to an hour for warehouse queries and runs."""
 
 _OVERFLOW_KEY = (("otel.metric.overflow", True),)
+_DESCRIBED = {metric.name: metric for metric in METRICS}
 
 
 class CostMetrics:
     def __init__(self, meter: Meter) -> None:
+        duration = _DESCRIBED[METRIC_OPERATION_DURATION]
         self.duration = meter.create_histogram(
-            DB_CLIENT_OPERATION_DURATION,
-            unit="s",
-            description="Duration of Databricks operations, as seen by the client.",
+            duration.name,
+            unit=duration.unit,
+            description=duration.description,
             explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
         )
         self._lock = threading.Lock()
         self._totals: dict[tuple, list] = {}
         self._by_identity: dict[int, list] = {}
-        meter.create_observable_counter(
-            DBU_ESTIMATED,
-            callbacks=[self._observe_dbu],
-            unit="{dbu}",
-            description="Databricks units estimated at the end of each operation.",
-        )
-        meter.create_observable_counter(
-            COST_ESTIMATED,
-            callbacks=[self._observe_dollars],
-            unit="{USD}",
-            description="Dollars estimated at the end of each operation, at list price.",
-        )
+        counters = ((METRIC_DBU_ESTIMATED, self._observe_dbu), (METRIC_COST_ESTIMATED, self._observe_dollars))
+        for name, callback in counters:
+            metric = _DESCRIBED[name]
+            meter.create_observable_counter(
+                metric.name, callbacks=[callback], unit=metric.unit, description=metric.description
+            )
 
     def record(self, seconds: float, dbu: float, dollars: float, attributes: Mapping[str, str]) -> None:
         """Callers that reuse one attribute mapping per series (as the SQL patch does) skip building its key."""
