@@ -82,8 +82,9 @@ class Option:
             return self.parse(raw)
         except Exception as exc:  # a bad environment variable must never stop the instrumentation from starting
             default = self.default_value()
+            shown = self.shown_default or repr(default)
             _logger.warning(
-                "Ignoring %s=%s (%s); using the default %r.", self.variable, _shown(raw), _reason(exc), default
+                "Ignoring %s=%s (%s); using the default, %s.", self.variable, _shown(raw), _reason(exc), shown
             )
             return default
 
@@ -176,7 +177,7 @@ def _parse_query_text_length(value: Any) -> int:
     return length
 
 
-def _parse_bool(value: Any) -> bool:
+def parse_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -259,7 +260,7 @@ def _parse_price(value: Any) -> float:
     return price
 
 
-def _finite_number(value: Any, what: str) -> float:
+def finite_number(value: Any, what: str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected {what}")
     try:
@@ -299,7 +300,7 @@ def _parse_node_type_rates(value: Any) -> dict[str, float]:
     rates = {}
     for node_type, rate in _parse_mapping(value, '{"i3.xlarge": 1.0}'):
         try:
-            rates[node_type.strip()] = _finite_number(rate, "DBU per hour")
+            rates[node_type.strip()] = finite_number(rate, "DBU per hour")
         except ValueError as exc:
             raise ValueError(f"node type {node_type!r}: {exc}") from None
     return rates
@@ -311,21 +312,21 @@ def _parse_dollars_per_dbu(value: Any) -> dict[str, float]:
         if family not in DOLLARS_PER_DBU:
             raise ValueError(f"unknown compute family {family!r}; use one of {', '.join(DOLLARS_PER_DBU)}")
         try:
-            prices[family] = _finite_number(price, "dollars per DBU")
+            prices[family] = finite_number(price, "dollars per DBU")
         except ValueError as exc:
             raise ValueError(f"{family}: {exc}") from None
     return prices
 
 
 def _parse_multiplier(value: Any) -> float:
-    multiplier = _finite_number(value, "a multiplier, e.g. 2.0")
+    multiplier = finite_number(value, "a multiplier, e.g. 2.0")
     if multiplier < 1:
         raise ValueError("the Photon DBU multiplier is at least 1 (Photon never costs fewer DBUs per hour)")
     return multiplier
 
 
 def _parse_dbu_rate(value: Any) -> float:
-    return _finite_number(value, "DBU per hour, e.g. 4.0")
+    return finite_number(value, "DBU per hour, e.g. 4.0")
 
 
 def _parse_run_limit(value: Any) -> int:
@@ -361,7 +362,7 @@ OPTIONS: tuple[Option, ...] = (
         "inject_tags",
         env.OTEL_INSTRUMENTATION_DATABRICKS_INJECT_TAGS,
         True,
-        _parse_bool,
+        parse_bool,
         "Write trace and orchestration ids into Databricks as query, cluster, job and pipeline tags.",
     ),
     Option(
@@ -391,7 +392,7 @@ OPTIONS: tuple[Option, ...] = (
         "warehouse_lookup",
         env.OTEL_INSTRUMENTATION_DATABRICKS_WAREHOUSE_LOOKUP,
         False,
-        _parse_bool,
+        parse_bool,
         "Ask the Warehouses API once per warehouse, in the background, for its size.",
     ),
     Option(
@@ -405,7 +406,7 @@ OPTIONS: tuple[Option, ...] = (
         "metrics",
         env.OTEL_INSTRUMENTATION_DATABRICKS_METRICS,
         True,
-        _parse_bool,
+        parse_bool,
         "Record duration, DBU and cost metrics; ``false`` keeps spans only.",
     ),
     Option(
@@ -459,7 +460,7 @@ OPTIONS: tuple[Option, ...] = (
         "trace_context_parameters",
         env.OTEL_INSTRUMENTATION_DATABRICKS_TRACE_CONTEXT_PARAMETERS,
         False,
-        _parse_bool,
+        parse_bool,
         "Also pass the W3C ``traceparent`` as a job parameter (``run_now``; the job must define it) and as "
         "notebook ``base_parameters`` / wheel ``named_parameters`` (``submit``). A wheel task with positional "
         "``parameters`` gets none (a positional list has no place for it); it still gets ``TRACEPARENT`` in "
@@ -469,7 +470,7 @@ OPTIONS: tuple[Option, ...] = (
         "trace_untracked_runs",
         env.OTEL_INSTRUMENTATION_DATABRICKS_TRACE_UNTRACKED_RUNS,
         False,
-        _parse_bool,
+        parse_bool,
         "Emit a span for runs seen finished that this process did not start (e.g. through ``list_runs``).",
     ),
     Option(
