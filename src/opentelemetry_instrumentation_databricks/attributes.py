@@ -3,7 +3,7 @@
 Vendor facts use the ``databricks.`` prefix, orchestration context the ``dagster.`` prefix; the semantic
 conventions' own names (``db.*``, ``server.*``, ``error.type``...) come from ``opentelemetry-semantic-conventions``.
 Each name is documented by the string under it; ``docs/telemetry.md`` is generated from this module
-(``python -m opentelemetry_instrumentation_databricks.docs_gen``), and a test fails when that page is stale.
+(``python tools/generate_docs.py``), and a test fails when that page is stale.
 
 Sections: span names (``SPAN_*``), metric names (``METRIC_*``, described in :data:`METRICS`), then attributes.
 """

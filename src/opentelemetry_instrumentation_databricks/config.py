@@ -2,8 +2,8 @@
 
 :data:`OPTIONS` lists every option once: its ``instrument()`` keyword, its environment variable, its default, the
 function that validates it and the line that documents it. :meth:`Settings.load` reads them from that table, and
-``docs/configuration.md`` is generated from it (``python -m opentelemetry_instrumentation_databricks.docs_gen``;
-a test fails when the committed page is stale). The cost-reconciling configurator's variables have their own table,
+``docs/configuration.md`` is generated from it (``python tools/generate_docs.py``; a test fails when the
+committed page is stale). The cost-reconciling configurator's variables have their own table,
 :data:`.reconcile.configurator.RECONCILE_OPTIONS`, in the same form.
 
 A bad keyword argument raises :class:`ConfigurationError` naming the option and the fix, at ``instrument()``
