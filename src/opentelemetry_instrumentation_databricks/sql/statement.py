@@ -36,7 +36,7 @@ _LITERALS = re.compile(
     | (?P<dstring>[rRxXbB]?"(?:[^"\\]|\\.|"")*\\?(?:"|\Z))
     | (?P<dollar>\$\$.*?(?:\$\$|\Z))
     | (?P<number>(?<![\w.$])(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?:BD|bd|[lLsSyYdDfF])?)(?![\w]))
-    | (?P<by>\b(?:GROUP|ORDER)\s+BY\b)
+    | (?P<by>(?i:\b(?:GROUP|ORDER)\s+BY\b))
     """,
     re.VERBOSE | re.DOTALL,
 )

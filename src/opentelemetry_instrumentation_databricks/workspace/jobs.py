@@ -234,7 +234,12 @@ class RepairRun(RunCall):
 class GetRun(RunCall):
     """``runs/get``: also what ``Wait.result()`` polls."""
 
+    polled_run = "job_run"
     __slots__ = ()
+
+    def polled_run_id(self, params: Mapping[str, str], query: Mapping[str, Any] | None) -> str | None:
+        run_id = query.get("run_id") if isinstance(query, Mapping) else None
+        return str(run_id) if run_id is not None else None
 
     def response(self, call: Call, response: Any) -> None:
         if isinstance(response, Mapping):

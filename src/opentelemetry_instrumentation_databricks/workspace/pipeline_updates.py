@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from time import time_ns
@@ -56,6 +57,7 @@ EDITIONS = ("core", "pro", "advanced")
 EVENTS_TIMEOUT = 2.0
 EVENTS_PAGE_SIZE = 100
 _MS = 1_000_000
+_STATE_IN_MESSAGE = re.compile(r"\bis ([A-Z_]+)\.?\s*$")
 
 
 def edition_of(spec: Mapping[str, Any] | None) -> str:
@@ -84,11 +86,21 @@ def end_from_events(events: Any, update_id: str) -> int | None:
         origin = event.get("origin")
         if not isinstance(origin, Mapping) or origin.get("update_id") != update_id:
             continue
-        details = event.get("details")
-        progress = details.get("update_progress") if isinstance(details, Mapping) else None
-        if isinstance(progress, Mapping) and progress.get("state") in TERMINAL_UPDATE_STATES:
+        if _progress_state(event) in TERMINAL_UPDATE_STATES:
             return _timestamp_ns(event.get("timestamp"))
     return None
+
+
+def _progress_state(event: Mapping[str, Any]) -> str | None:
+    """The state an ``update_progress`` event reports: ``details.update_progress.state`` where the JSON has it
+    (the event log table does; databricks-sdk's ``PipelineEvent`` has no ``details``), else its message,
+    ``Update 6a2c1b is COMPLETED.``"""
+    details = event.get("details")
+    progress = details.get("update_progress") if isinstance(details, Mapping) else None
+    if isinstance(progress, Mapping) and progress.get("state"):
+        return str(progress["state"])
+    found = _STATE_IN_MESSAGE.search(str(event.get("message") or ""))
+    return found.group(1) if found else None
 
 
 def _timestamp_ns(text: Any) -> int | None:

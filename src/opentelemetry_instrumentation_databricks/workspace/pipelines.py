@@ -126,7 +126,11 @@ class StartUpdate(PipelineCall):
 
 
 class GetUpdate(PipelineCall):
+    polled_run = "pipeline_update"
     __slots__ = ()
+
+    def polled_run_id(self, params: Mapping[str, str], query: Mapping[str, Any] | None) -> str | None:
+        return params.get("update_id")
 
     def request(self, call: Call) -> None:
         super().request(call)

@@ -160,7 +160,11 @@ class StatementCall(Handler):
 
 
 class GetStatement(StatementCall):
+    polled_run = "statement"
     __slots__ = ()
+
+    def polled_run_id(self, params: Mapping[str, str], query: Mapping[str, Any] | None) -> str | None:
+        return params.get("statement_id")
 
     def response(self, call: Call, response: Any) -> None:
         status = response.get("status") if isinstance(response, Mapping) else None
