@@ -84,6 +84,14 @@ def summarize(results: dict[str, Any], load: str) -> dict[str, Any]:
     }
 
 
+def _sql_ratios(sql: dict[str, Any], sql_database: dict[str, Any]) -> dict[str, float]:
+    """One run's SQL ratios, for the spread between runs."""
+    return {
+        "sql_ours_to_floor": sql["ratio_ours_to_floor"],
+        "sql_ours_to_dbapi_database_semconv": sql_database["ratio_ours_to_dbapi"],
+    }
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     passthrough = summary["reconcile_passthrough_us"]
     lines = [
@@ -111,6 +119,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few rounds and 50,000 spans: checks that all runs")
+    parser.add_argument("--sql-runs", type=int, default=3, help="how many times the SQL ratios are measured (spread)")
     options = parser.parse_args(argv)
     rounds, calls, spans, runs = (3, 50, 50_000, 3) if options.quick else (30, 300, 1_000_000, 15)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
@@ -123,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "memory": memory_1m.main([f"--spans={spans}"]),
     }
     summary = summarize(results, load)
+    summary["runs"] = [_sql_ratios(results["sql"], results["sql_dbapi_database"])]
+    for _ in range(max(options.sql_runs, 1) - 1):
+        again = sql_overhead.main([f"--rounds={rounds}", f"--calls={calls}", "--results=/dev/null"])
+        summary["runs"].append(_sql_ratios(again, sql_with_dbapi_database_semconv(rounds, calls)))
     RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
     print_summary(summary)
     print(f"written to {RESULTS}")

@@ -24,13 +24,9 @@ Every statement gets a CLIENT span with its Databricks statement id, warehouse, 
 estimate of DBUs and dollars; the same ids go into Databricks as query tags, so ``system.query.history`` joins
 back to the trace.
 
-Options of ``instrument()``: ``tracer_provider``, ``meter_provider``, ``request_hook(span, cursor, args,
-kwargs)``, ``response_hook(span, cursor, error)``, ``capture_query_text`` (``sanitized``/``raw``/``off``),
-``inject_tags``, ``opaque_id_tag_key``, ``warehouse_sizes`` (``{warehouse_id: "Medium"}`` or
-``"Medium*2"`` for two clusters), ``default_warehouse_size``, ``warehouse_lookup``, ``sql_dollars_per_dbu``,
-``metrics``; for the SDK (jobs, pipelines, statement execution, commands): ``node_type_dbu_rates``,
-``dollars_per_dbu``, ``photon_dbu_multiplier``, ``serverless_dbu_per_hour``, ``trace_context_parameters``,
-``trace_untracked_runs``, ``max_tracked_runs``.
+Options of ``instrument()``: ``tracer_provider``, ``meter_provider`` and every entry of :data:`.config.OPTIONS`
+(``capture_query_text``, ``max_query_text_length``, ``warehouse_sizes``, ``run_poll_spans``...), each also an
+``OTEL_INSTRUMENTATION_DATABRICKS_*`` environment variable; ``docs/configuration.md`` lists them all.
 
 With ``databricks-sdk`` installed, every ``WorkspaceClient`` call gets a CLIENT span
 ``databricks.<service>.<operation>``; job runs, pipeline updates, statements and notebook commands also get a span

@@ -1,8 +1,17 @@
-"""One settings object for the instrumentation: keyword arguments > environment variables > defaults.
+"""One settings object for the instrumentation, loaded from one table of options: kwargs > env vars > defaults.
+
+:data:`OPTIONS` lists every option once: its ``instrument()`` keyword, its environment variable, its default, the
+function that validates it and the line that documents it. :meth:`Settings.load` reads them from that table, and
+``docs/configuration.md`` is generated from it (``python tools/generate_docs.py``; a test fails when the
+committed page is stale). The cost-reconciling configurator's variables have their own table,
+:data:`.reconcile.configurator.RECONCILE_OPTIONS`, in the same form.
 
 A bad keyword argument raises :class:`ConfigurationError` naming the option and the fix, at ``instrument()``
 time. A bad environment variable (which the user cannot fix from the running process) logs one warning naming
-the variable and falls back to the default.
+the variable and falls back to the default::
+
+    settings = Settings.load({"warehouse_sizes": {"abc123": "Medium"}})
+    settings.warehouse_sizes["abc123"].dbu_per_hour  # 24.0
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import environment_variables as env
@@ -34,6 +43,9 @@ _FORBIDDEN_TAG_KEY_CHARACTERS = frozenset(",:-/=.<>%&\\?")
 (``<>%&\\?/``, Azure's rules)."""
 _MAX_TAG_KEY_LENGTH = 127
 DEFAULT_MAX_TRACKED_RUNS = 10_000
+DEFAULT_MAX_QUERY_TEXT_LENGTH = 4096
+MIN_QUERY_TEXT_LENGTH = 64
+RUN_POLL_SPAN_MODES = ("join", "off", "caller")
 _TRUE = frozenset(("true", "1", "yes", "on"))
 _FALSE = frozenset(("false", "0", "no", "off"))
 
@@ -43,171 +55,84 @@ class ConfigurationError(ValueError):
 
 
 @dataclass(frozen=True)
+class Option:
+    """One setting: where it is read from, what it defaults to, how it is checked, what it means."""
+
+    name: str
+    """The ``instrument()`` keyword argument and the :class:`Settings` field."""
+    variable: str | None
+    """The environment variable (``None``: keyword only, e.g. a callable)."""
+    default: Any
+    parse: Callable[[Any], Any]
+    """Returns the value to use, or raises ``ValueError`` whose message says what is expected."""
+    doc: str
+    shown_default: str | None = None
+    """The default as the docs show it, when its ``repr`` would not say it well."""
+
+    def default_value(self) -> Any:
+        """A fresh copy of a mutable default, so no two settings share one dict."""
+        return dict(self.default) if isinstance(self.default, Mapping) else self.default
+
+    def from_environment(self, environ: Mapping[str, str]) -> Any:
+        """The value of the variable, or the default with one warning naming it when the value is unusable."""
+        raw = environ.get(self.variable) if self.variable else None
+        if raw is None or raw.strip() == "":
+            return self.default_value()
+        try:
+            return self.parse(raw)
+        except Exception as exc:  # a bad environment variable must never stop the instrumentation from starting
+            default = self.default_value()
+            shown = self.shown_default or repr(default)
+            _logger.warning(
+                "Ignoring %s=%s (%s); using the default, %s.", self.variable, _shown(raw), _reason(exc), shown
+            )
+            return default
+
+
+@dataclass(frozen=True)
 class Settings:
-    capture_query_text: str = "sanitized"
-    inject_tags: bool = True
-    opaque_id_tag_key: str = DEFAULT_OPAQUE_ID_TAG_KEY
-    warehouse_sizes: Mapping[str, WarehouseShape] = field(default_factory=dict)
-    default_warehouse_size: str = "Small"
-    warehouse_lookup: bool = False
-    sql_dollars_per_dbu: float = 0.70
-    metrics: bool = True
-    request_hook: Callable[..., Any] | None = None
-    response_hook: Callable[..., Any] | None = None
-    node_type_dbu_rates: Mapping[str, float] = field(default_factory=dict)
-    dollars_per_dbu: Mapping[str, float] = field(default_factory=lambda: dict(DOLLARS_PER_DBU))
-    photon_dbu_multiplier: float = DEFAULT_PHOTON_DBU_MULTIPLIER
-    serverless_dbu_per_hour: float = DEFAULT_SERVERLESS_DBU_PER_HOUR
-    trace_context_parameters: bool = False
-    trace_untracked_runs: bool = False
-    max_tracked_runs: int = DEFAULT_MAX_TRACKED_RUNS
+    """The options in effect; one field per entry of :data:`OPTIONS`, built by :meth:`load`."""
+
+    capture_query_text: str
+    max_query_text_length: int
+    inject_tags: bool
+    opaque_id_tag_key: str
+    warehouse_sizes: Mapping[str, WarehouseShape]
+    default_warehouse_size: str
+    warehouse_lookup: bool
+    sql_dollars_per_dbu: float
+    metrics: bool
+    request_hook: Callable[..., Any] | None
+    response_hook: Callable[..., Any] | None
+    node_type_dbu_rates: Mapping[str, float]
+    dollars_per_dbu: Mapping[str, float]
+    photon_dbu_multiplier: float
+    serverless_dbu_per_hour: float
+    trace_context_parameters: bool
+    trace_untracked_runs: bool
+    max_tracked_runs: int
+    run_poll_spans: str
 
     @classmethod
     def load(cls, options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``instrument()`` keyword arguments and the environment."""
         environ = os.environ if environ is None else environ
-        return cls(
-            capture_query_text=_resolve(
-                options,
-                environ,
-                "capture_query_text",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_CAPTURE_QUERY_TEXT,
-                _parse_query_text_mode,
-                cls.capture_query_text,
-            ),
-            inject_tags=_resolve(
-                options, environ, "inject_tags", env.OTEL_INSTRUMENTATION_DATABRICKS_INJECT_TAGS, _parse_bool, True
-            ),
-            opaque_id_tag_key=_resolve(
-                options,
-                environ,
-                "opaque_id_tag_key",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_OPAQUE_ID_TAG_KEY,
-                _parse_tag_key,
-                DEFAULT_OPAQUE_ID_TAG_KEY,
-            ),
-            warehouse_sizes=_resolve(
-                options,
-                environ,
-                "warehouse_sizes",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_WAREHOUSE_SIZES,
-                _parse_warehouse_sizes,
-                {},
-            ),
-            default_warehouse_size=_resolve(
-                options,
-                environ,
-                "default_warehouse_size",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_DEFAULT_WAREHOUSE_SIZE,
-                _parse_size,
-                "Small",
-            ),
-            warehouse_lookup=_resolve(
-                options,
-                environ,
-                "warehouse_lookup",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_WAREHOUSE_LOOKUP,
-                _parse_bool,
-                False,
-            ),
-            sql_dollars_per_dbu=_resolve(
-                options,
-                environ,
-                "sql_dollars_per_dbu",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_SQL_DOLLARS_PER_DBU,
-                _parse_price,
-                0.70,
-            ),
-            metrics=_resolve(
-                options, environ, "metrics", env.OTEL_INSTRUMENTATION_DATABRICKS_METRICS, _parse_bool, True
-            ),
-            request_hook=_hook(options, "request_hook"),
-            response_hook=_hook(options, "response_hook"),
-            node_type_dbu_rates=_resolve(
-                options,
-                environ,
-                "node_type_dbu_rates",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_NODE_TYPE_DBU_RATES,
-                _parse_node_type_rates,
-                {},
-            ),
-            dollars_per_dbu=_resolve(
-                options,
-                environ,
-                "dollars_per_dbu",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_DOLLARS_PER_DBU,
-                _parse_dollars_per_dbu,
-                dict(DOLLARS_PER_DBU),
-            ),
-            photon_dbu_multiplier=_resolve(
-                options,
-                environ,
-                "photon_dbu_multiplier",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_PHOTON_DBU_MULTIPLIER,
-                _parse_multiplier,
-                DEFAULT_PHOTON_DBU_MULTIPLIER,
-            ),
-            serverless_dbu_per_hour=_resolve(
-                options,
-                environ,
-                "serverless_dbu_per_hour",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_SERVERLESS_DBU_PER_HOUR,
-                _parse_dbu_rate,
-                DEFAULT_SERVERLESS_DBU_PER_HOUR,
-            ),
-            trace_context_parameters=_resolve(
-                options,
-                environ,
-                "trace_context_parameters",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_TRACE_CONTEXT_PARAMETERS,
-                _parse_bool,
-                False,
-            ),
-            trace_untracked_runs=_resolve(
-                options,
-                environ,
-                "trace_untracked_runs",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_TRACE_UNTRACKED_RUNS,
-                _parse_bool,
-                False,
-            ),
-            max_tracked_runs=_resolve(
-                options,
-                environ,
-                "max_tracked_runs",
-                env.OTEL_INSTRUMENTATION_DATABRICKS_MAX_TRACKED_RUNS,
-                _parse_run_limit,
-                DEFAULT_MAX_TRACKED_RUNS,
-            ),
-        )
+        return cls(**{option.name: _resolve(option, options, environ) for option in OPTIONS})
 
     def warehouse_shape(self, warehouse_id: str | None) -> WarehouseShape | None:
         return self.warehouse_sizes.get(warehouse_id) if warehouse_id else None
 
 
-def _resolve(
-    options: Mapping[str, Any],
-    environ: Mapping[str, str],
-    name: str,
-    variable: str,
-    parse: Callable[[Any], Any],
-    default: Any,
-) -> Any:
-    if options.get(name) is not None:
-        try:
-            return parse(options[name])
-        except Exception as exc:  # whatever a parser trips over in a value, the caller gets one error type
-            raise ConfigurationError(
-                f"DatabricksInstrumentor().instrument({name}={_shown(options[name])}): {_reason(exc)}"
-            ) from None
-    raw = environ.get(variable)
-    if raw is None or raw.strip() == "":
-        return default
+def _resolve(option: Option, options: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    value = options.get(option.name)
+    if value is None:
+        return option.from_environment(environ)
     try:
-        return parse(raw)
-    except Exception as exc:  # a bad environment variable must never stop the instrumentation from starting
-        _logger.warning("Ignoring %s=%s (%s); using the default %r.", variable, _shown(raw), _reason(exc), default)
-        return default
+        return option.parse(value)
+    except Exception as exc:  # whatever a parser trips over in a value, the caller gets one error type
+        raise ConfigurationError(
+            f"DatabricksInstrumentor().instrument({option.name}={_shown(value)}): {_reason(exc)}"
+        ) from None
 
 
 def _shown(value: Any) -> str:
@@ -227,16 +152,32 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _hook(options: Mapping[str, Any], name: str) -> Callable[..., Any] | None:
-    hook = options.get(name)
-    if hook is not None and not callable(hook):
-        raise ConfigurationError(
-            f"DatabricksInstrumentor().instrument({name}={hook!r}): expected a callable taking (span, cursor, ...)"
-        )
-    return hook
+def _parse_hook(value: Any) -> Callable[..., Any]:
+    if not callable(value):
+        raise ValueError("expected a callable, e.g. def hook(span, cursor, *args): ...")
+    return value
 
 
-def _parse_bool(value: Any) -> bool:
+def _parse_poll_spans(value: Any) -> str:
+    mode = str(value).strip().lower()
+    if mode not in RUN_POLL_SPAN_MODES:
+        raise ValueError(f"expected one of {', '.join(RUN_POLL_SPAN_MODES)}")
+    return mode
+
+
+def _parse_query_text_length(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number of characters, e.g. {DEFAULT_MAX_QUERY_TEXT_LENGTH}")
+    try:
+        length = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number of characters, e.g. {DEFAULT_MAX_QUERY_TEXT_LENGTH}") from None
+    if length < MIN_QUERY_TEXT_LENGTH:
+        raise ValueError(f"at least {MIN_QUERY_TEXT_LENGTH} characters, or the text says nothing")
+    return length
+
+
+def parse_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -319,7 +260,7 @@ def _parse_price(value: Any) -> float:
     return price
 
 
-def _finite_number(value: Any, what: str) -> float:
+def finite_number(value: Any, what: str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected {what}")
     try:
@@ -359,7 +300,7 @@ def _parse_node_type_rates(value: Any) -> dict[str, float]:
     rates = {}
     for node_type, rate in _parse_mapping(value, '{"i3.xlarge": 1.0}'):
         try:
-            rates[node_type.strip()] = _finite_number(rate, "DBU per hour")
+            rates[node_type.strip()] = finite_number(rate, "DBU per hour")
         except ValueError as exc:
             raise ValueError(f"node type {node_type!r}: {exc}") from None
     return rates
@@ -371,21 +312,21 @@ def _parse_dollars_per_dbu(value: Any) -> dict[str, float]:
         if family not in DOLLARS_PER_DBU:
             raise ValueError(f"unknown compute family {family!r}; use one of {', '.join(DOLLARS_PER_DBU)}")
         try:
-            prices[family] = _finite_number(price, "dollars per DBU")
+            prices[family] = finite_number(price, "dollars per DBU")
         except ValueError as exc:
             raise ValueError(f"{family}: {exc}") from None
     return prices
 
 
 def _parse_multiplier(value: Any) -> float:
-    multiplier = _finite_number(value, "a multiplier, e.g. 2.0")
+    multiplier = finite_number(value, "a multiplier, e.g. 2.0")
     if multiplier < 1:
         raise ValueError("the Photon DBU multiplier is at least 1 (Photon never costs fewer DBUs per hour)")
     return multiplier
 
 
 def _parse_dbu_rate(value: Any) -> float:
-    return _finite_number(value, "DBU per hour, e.g. 4.0")
+    return finite_number(value, "DBU per hour, e.g. 4.0")
 
 
 def _parse_run_limit(value: Any) -> int:
@@ -398,3 +339,155 @@ def _parse_run_limit(value: Any) -> int:
     if limit < 1:
         raise ValueError("at least 1 run must be tracked")
     return limit
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "capture_query_text",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_CAPTURE_QUERY_TEXT,
+        "sanitized",
+        _parse_query_text_mode,
+        "``sanitized``: ``db.query.text`` with literals replaced by ``?``, long literal lists collapsed to "
+        "``(?, ?, ?, ...)``; ``raw``: the statement as sent (it may hold secrets); ``off``: no text.",
+    ),
+    Option(
+        "max_query_text_length",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_MAX_QUERY_TEXT_LENGTH,
+        DEFAULT_MAX_QUERY_TEXT_LENGTH,
+        _parse_query_text_length,
+        f"``db.query.text`` is cut to this many characters (at least {MIN_QUERY_TEXT_LENGTH}); a cut text's span "
+        "has ``databricks.query.text_original_length``.",
+    ),
+    Option(
+        "inject_tags",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_INJECT_TAGS,
+        True,
+        parse_bool,
+        "Write trace and orchestration ids into Databricks as query, cluster, job and pipeline tags.",
+    ),
+    Option(
+        "opaque_id_tag_key",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_OPAQUE_ID_TAG_KEY,
+        DEFAULT_OPAQUE_ID_TAG_KEY,
+        _parse_tag_key,
+        "The tag key that carries the per-statement opaque id (letters, digits and ``_``; at most 127).",
+    ),
+    Option(
+        "warehouse_sizes",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_WAREHOUSE_SIZES,
+        {},
+        _parse_warehouse_sizes,
+        'Known warehouse sizes: ``{warehouse_id: "Medium"}`` (``"Medium*2"`` for two clusters); in the '
+        "environment ``<warehouse id>=<size>[*<clusters>]`` comma separated, e.g. ``abc123=Medium*2``.",
+        "none",
+    ),
+    Option(
+        "default_warehouse_size",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_DEFAULT_WAREHOUSE_SIZE,
+        "Small",
+        _parse_size,
+        "The size assumed for a warehouse whose size is neither configured nor looked up.",
+    ),
+    Option(
+        "warehouse_lookup",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_WAREHOUSE_LOOKUP,
+        False,
+        parse_bool,
+        "Ask the Warehouses API once per warehouse, in the background, for its size.",
+    ),
+    Option(
+        "sql_dollars_per_dbu",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_SQL_DOLLARS_PER_DBU,
+        0.70,
+        _parse_price,
+        "$/DBU for SQL warehouse estimates (0.70 is the AWS list price of serverless SQL).",
+    ),
+    Option(
+        "metrics",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_METRICS,
+        True,
+        parse_bool,
+        "Record duration, DBU and cost metrics; ``false`` keeps spans only.",
+    ),
+    Option(
+        "request_hook",
+        None,
+        None,
+        _parse_hook,
+        "``request_hook(span, cursor, args, kwargs)``, called before each statement (keyword only).",
+    ),
+    Option(
+        "response_hook",
+        None,
+        None,
+        _parse_hook,
+        "``response_hook(span, cursor, error)``, called before each statement span ends (keyword only).",
+    ),
+    Option(
+        "node_type_dbu_rates",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_NODE_TYPE_DBU_RATES,
+        {},
+        _parse_node_type_rates,
+        "DBU per hour of node types, added to (or replacing entries of) the shipped table: a dict, a JSON object "
+        'such as ``{"i3.xlarge": 1.0}`` or ``i3.xlarge=1.0,m5d.large=0.34``.',
+        "the shipped table",
+    ),
+    Option(
+        "dollars_per_dbu",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_DOLLARS_PER_DBU,
+        dict(DOLLARS_PER_DBU),
+        _parse_dollars_per_dbu,
+        "$/DBU by compute family, overriding AWS list prices: a dict, JSON or ``family=price`` pairs; families "
+        + ", ".join(f"``{family}``" for family in DOLLARS_PER_DBU)
+        + ".",
+        ", ".join(f"{family} {price}" for family, price in DOLLARS_PER_DBU.items()),
+    ),
+    Option(
+        "photon_dbu_multiplier",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_PHOTON_DBU_MULTIPLIER,
+        DEFAULT_PHOTON_DBU_MULTIPLIER,
+        _parse_multiplier,
+        "How many times more DBUs per hour a Photon cluster consumes than without Photon (at least 1).",
+    ),
+    Option(
+        "serverless_dbu_per_hour",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_SERVERLESS_DBU_PER_HOUR,
+        DEFAULT_SERVERLESS_DBU_PER_HOUR,
+        _parse_dbu_rate,
+        "DBU per hour assumed for a serverless job task or serverless pipeline update (no public figure).",
+    ),
+    Option(
+        "trace_context_parameters",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_TRACE_CONTEXT_PARAMETERS,
+        False,
+        parse_bool,
+        "Also pass the W3C ``traceparent`` as a job parameter (``run_now``; the job must define it) and as "
+        "notebook ``base_parameters`` / wheel ``named_parameters`` (``submit``). A wheel task with positional "
+        "``parameters`` gets none (a positional list has no place for it); it still gets ``TRACEPARENT`` in "
+        "its new cluster's ``spark_env_vars``.",
+    ),
+    Option(
+        "trace_untracked_runs",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_TRACE_UNTRACKED_RUNS,
+        False,
+        parse_bool,
+        "Emit a span for runs seen finished that this process did not start (e.g. through ``list_runs``).",
+    ),
+    Option(
+        "max_tracked_runs",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_MAX_TRACKED_RUNS,
+        DEFAULT_MAX_TRACKED_RUNS,
+        _parse_run_limit,
+        "How many started-but-unfinished runs, updates, statements and commands are remembered.",
+    ),
+    Option(
+        "run_poll_spans",
+        env.OTEL_INSTRUMENTATION_DATABRICKS_RUN_POLL_SPANS,
+        "join",
+        _parse_poll_spans,
+        "Spans of ``runs/get`` and ``get_update`` polls (``Wait.result()``) of a run this process tracks, when "
+        "the caller has no span: ``join`` puts them in the run's trace under the call that started it; ``off`` "
+        "makes none (the run span is still emitted); ``caller`` leaves each poll its own root trace.",
+    ),
+)
+"""Every option of :class:`DatabricksInstrumentor`, in the order the docs list them."""

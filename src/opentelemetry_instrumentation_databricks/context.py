@@ -24,14 +24,23 @@ from dataclasses import dataclass, field
 
 from opentelemetry import baggage
 
+from .attributes import (
+    DAGSTER_ASSET_KEY,
+    DAGSTER_JOB_NAME,
+    DAGSTER_OP_NAME,
+    DAGSTER_OPAQUE_ID,
+    DAGSTER_PARTITION_KEY,
+    DAGSTER_RUN_ID,
+)
+
 _logger = logging.getLogger(__name__)
 
-JOB_NAME = "dagster.job.name"
-RUN_ID = "dagster.run.id"
-OP_NAME = "dagster.op.name"
-ASSET_KEY = "dagster.asset.key"
-PARTITION_KEY = "dagster.partition.key"
-OPAQUE_ID = "dagster.opaque_id"
+JOB_NAME = DAGSTER_JOB_NAME
+RUN_ID = DAGSTER_RUN_ID
+OP_NAME = DAGSTER_OP_NAME
+ASSET_KEY = DAGSTER_ASSET_KEY
+PARTITION_KEY = DAGSTER_PARTITION_KEY
+OPAQUE_ID = DAGSTER_OPAQUE_ID
 
 _ATTRIBUTE_OF_FIELD = {
     "job_name": JOB_NAME,

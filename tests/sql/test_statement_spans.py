@@ -183,3 +183,22 @@ def test_returned_rows_when_the_result_arrived_whole(instrument, connect):
     select, create = telemetry.spans()
     assert select.attributes["db.response.returned_rows"] == 42
     assert "db.response.returned_rows" not in create.attributes
+
+
+def test_a_huge_in_list_gives_a_short_query_text_and_a_capped_raw_one(instrument, connect):
+    telemetry = instrument(capture_query_text="raw", max_query_text_length=1000)
+    statement = f"SELECT count(*) FROM range(10) WHERE id IN ({', '.join(str(n) for n in range(20_000))})"
+    with connect() as connection, connection.cursor() as cursor:
+        cursor.execute(statement)
+        assert cursor.fetchall()[0][0] == 10
+    (span,) = telemetry.spans()
+    assert span.attributes["db.query.text"] == statement[:1000]
+    assert span.attributes["databricks.query.text_original_length"] == len(statement)
+
+
+def test_sanitized_text_of_a_huge_in_list_is_collapsed(instrument, connect):
+    telemetry = instrument()
+    with connect() as connection, connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM range(10) WHERE id IN ({', '.join(str(n) for n in range(20_000))}) ORDER BY 1")
+    (span,) = telemetry.spans()
+    assert span.attributes["db.query.text"] == "SELECT id FROM range(?) WHERE id IN (?, ?, ?, ...) ORDER BY 1"

@@ -1,6 +1,6 @@
 import pytest
 
-from opentelemetry_instrumentation_databricks.cost.estimate import CONFIGURED_SIZE, DEFAULT_SIZE, warehouse_time
+from opentelemetry_instrumentation_databricks.cost.estimate import CONFIGURED_SIZE, DEFAULT_SIZE, compute_time
 from opentelemetry_instrumentation_databricks.cost.rates import (
     WAREHOUSE_DBU_PER_HOUR,
     WarehouseShape,
@@ -10,19 +10,19 @@ from opentelemetry_instrumentation_databricks.cost.warehouse_sizes import Wareho
 
 
 def test_an_hour_of_a_small_warehouse_is_twelve_dbu():
-    estimate = warehouse_time(3600, WAREHOUSE_DBU_PER_HOUR["Small"], 0.70, CONFIGURED_SIZE)
+    estimate = compute_time(3600, WAREHOUSE_DBU_PER_HOUR["Small"], 0.70, CONFIGURED_SIZE)
     assert estimate.dbu == pytest.approx(12.0)
     assert estimate.dollars == pytest.approx(8.40)
 
 
 def test_estimate_scales_with_size_unlike_the_origin_notes_formula():
-    small = warehouse_time(60, WAREHOUSE_DBU_PER_HOUR["Small"], 0.7, CONFIGURED_SIZE)
-    large = warehouse_time(60, WAREHOUSE_DBU_PER_HOUR["Large"], 0.7, CONFIGURED_SIZE)
+    small = compute_time(60, WAREHOUSE_DBU_PER_HOUR["Small"], 0.7, CONFIGURED_SIZE)
+    large = compute_time(60, WAREHOUSE_DBU_PER_HOUR["Large"], 0.7, CONFIGURED_SIZE)
     assert large.dbu / small.dbu == pytest.approx(40 / 12)
 
 
 def test_negative_durations_cost_nothing():
-    assert warehouse_time(-1, 12, 0.7, DEFAULT_SIZE).dbu == 0
+    assert compute_time(-1, 12, 0.7, DEFAULT_SIZE).dbu == 0
 
 
 @pytest.mark.parametrize(("spelling", "size"), [("2x-small", "2X-Small"), ("SMALL", "Small"), ("x_large", "X-Large")])

@@ -3,7 +3,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opentelemetry_instrumentation_databricks.sql.statement import describe, sanitize, statement_info
+from opentelemetry_instrumentation_databricks.sql.statement import QueryAttributes, describe, sanitize, statement_info
 
 
 def test_string_and_number_literals_become_placeholders():
@@ -77,3 +77,33 @@ def test_sanitize_never_raises_and_leaves_no_quoted_text(text):
 def test_string_ending_in_a_backslash_is_still_hidden():
     assert sanitize("SELECT * FROM t WHERE password = 'hunter2\\") == "SELECT * FROM t WHERE password = ?"
     assert sanitize('SELECT "hunter2\\') == "SELECT ?"
+
+
+def test_group_by_and_order_by_ordinals_are_column_positions_not_literals():
+    assert sanitize("SELECT day, count(*) FROM t WHERE n > 5 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10") == (
+        "SELECT day, count(*) FROM t WHERE n > ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?"
+    )
+    assert sanitize("select a from t group by 1, 2 order by 1 asc nulls last") == (
+        "select a from t group by 1, 2 order by 1 asc nulls last"
+    )
+
+
+def test_numbers_after_an_order_by_expression_are_still_literals():
+    assert sanitize("SELECT * FROM t ORDER BY a + 1") == "SELECT * FROM t ORDER BY a + ?"
+    assert sanitize("SELECT * FROM t ORDER BY 1.5") == "SELECT * FROM t ORDER BY ?"
+
+
+def test_long_literal_lists_collapse_so_a_huge_in_list_stays_short():
+    values = ", ".join(str(n) for n in range(100_000))
+    sanitized = sanitize(f"SELECT * FROM t WHERE id IN ({values}) AND kind IN ('a', 'b')")
+    assert sanitized == "SELECT * FROM t WHERE id IN (?, ?, ?, ...) AND kind IN (?, ?)"
+
+
+def test_query_text_is_cut_at_the_configured_length_and_says_it_was_cut():
+    text = "SELECT " + ", ".join(f"column_{n}" for n in range(1000)) + " FROM t"
+    attributes = QueryAttributes("raw", max_length=100).of(text)
+    assert attributes["db.query.text"] == text[:100]
+    assert attributes["databricks.query.text_original_length"] == len(text)
+    short = QueryAttributes("sanitized", max_length=100).of("SELECT 1")
+    assert short["db.query.text"] == "SELECT ?" and "databricks.query.text_original_length" not in short
+    assert "db.query.text" not in QueryAttributes("off", max_length=100).of(text)

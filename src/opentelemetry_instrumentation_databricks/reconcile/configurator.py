@@ -15,7 +15,8 @@ The configurator is the SDK's default one (what ``opentelemetry-distro`` install
   connects with ``DATABRICKS_HOST`` + ``DATABRICKS_HTTP_PATH`` (or ``DATABRICKS_WAREHOUSE_ID``) +
   ``DATABRICKS_TOKEN``, lazily, on its background thread; ``..._RECONCILE_HOLD_SECONDS`` (default 60),
   ``..._RECONCILE_MAX_HELD`` (10000), ``..._RECONCILE_DISCOUNT`` (1.0), ``..._RECONCILE_FLUSH_LOOKUP_SECONDS``
-  (0: no last lookup at exit). Without a billing warehouse nothing is
+  (0: no last lookup at exit); a value out of range warns and keeps the default (see :data:`RECONCILE_OPTIONS`
+and ``docs/configuration.md``). Without a billing warehouse nothing is
   installed (no span is ever held without a source) and one info line names the variables to set;
 * ``OTEL_INSTRUMENTATION_DATABRICKS_SPAN_RECORD_DIR=<dir>``: a :class:`~.records.SpanIdRecorder` writing there.
 
@@ -34,6 +35,8 @@ from typing import Any
 from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+from ..config import Option, finite_number, parse_bool
+
 _logger = logging.getLogger(__name__)
 
 CONFIGURATOR = "OTEL_PYTHON_CONFIGURATOR"
@@ -45,32 +48,113 @@ RECONCILE_FLUSH_LOOKUP_SECONDS = "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE_FLUS
 SPAN_RECORD_DIR = "OTEL_INSTRUMENTATION_DATABRICKS_SPAN_RECORD_DIR"
 
 
-def _number(environ: Mapping[str, str], name: str, default: float) -> float:
+def _parse_seconds(value: Any) -> float:
+    return finite_number(value, "a number of seconds >= 0, e.g. 60")
+
+
+def _parse_held(value: Any) -> int:
     try:
-        return float(environ.get(name, default))
+        held = int(str(value).strip())
     except ValueError:
-        _logger.warning("%s=%r is not a number; using %s", name, environ.get(name), default)
-        return default
+        raise ValueError("expected a whole number of spans, e.g. 10000") from None
+    if held < 1:
+        raise ValueError("at least 1 span must be holdable")
+    return held
+
+
+def _parse_discount(value: Any) -> float:
+    discount = finite_number(value, "a factor on list price, e.g. 0.8 for 20% off")
+    if not 0.0 < discount <= MAX_DISCOUNT:
+        raise ValueError(
+            f"a factor on list price between 0 (exclusive) and {MAX_DISCOUNT:g}, e.g. 0.8 for 20% off; "
+            f"{discount:g} would bill {discount:g}x the list price"
+        )
+    return discount
+
+
+def _parse_directory(value: Any) -> str:
+    return str(value).strip()
+
+
+MAX_DISCOUNT = 1.0
+RECONCILE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "reconcile",
+        RECONCILE,
+        None,
+        parse_bool,
+        "``true``/``false``: install the cost-reconciling processor or not. Unset: on exactly when "
+        "``OTEL_PYTHON_CONFIGURATOR=databricks`` selected this configurator. Another value warns and counts as unset.",
+        "on when OTEL_PYTHON_CONFIGURATOR=databricks",
+    ),
+    Option(
+        "hold_seconds",
+        RECONCILE_HOLD_SECONDS,
+        60.0,
+        _parse_seconds,
+        "How long a span with a reconcile key is held for its billed cost before it is exported with the estimate.",
+    ),
+    Option(
+        "max_held",
+        RECONCILE_MAX_HELD,
+        10_000,
+        _parse_held,
+        "How many spans are held at most; when full the oldest is exported at once as ``pending``.",
+    ),
+    Option(
+        "discount",
+        RECONCILE_DISCOUNT,
+        1.0,
+        _parse_discount,
+        f"Your price as a factor of list price (0.8 = 20% off), in (0, {MAX_DISCOUNT:g}].",
+    ),
+    Option(
+        "flush_lookup_seconds",
+        RECONCILE_FLUSH_LOOKUP_SECONDS,
+        0.0,
+        _parse_seconds,
+        "At shutdown, how long one last billing lookup for the held spans may take (0: none, export at once).",
+    ),
+    Option(
+        "span_record_dir",
+        SPAN_RECORD_DIR,
+        None,
+        _parse_directory,
+        "A directory (e.g. a Unity Catalog volume) where the span-time id record is written, one file per day.",
+        "none",
+    ),
+)
+"""The configurator's environment variables. Every one is read the same way: a bad value logs one warning naming
+the variable and uses the default, so a typo never leaves the launcher without tracing or metrics."""
+
+
+def reconcile_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Each option's value from ``environ``, or its default (with a warning) when the value is unusable."""
+    return {option.name: option.from_environment(environ) for option in RECONCILE_OPTIONS}
 
 
 def reconcile_enabled(environ: Mapping[str, str]) -> bool:
-    """``OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE`` when set; otherwise on exactly when the user selected this
-    configurator (``OTEL_PYTHON_CONFIGURATOR=databricks``), not when the launcher merely found it first."""
-    value = environ.get(RECONCILE, "").strip().lower()
-    if value:
-        return value not in ("false", "0", "no", "off")
+    """``OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE`` when set to a boolean; otherwise on exactly when the user
+    selected this configurator (``OTEL_PYTHON_CONFIGURATOR=databricks``), not when the launcher merely found it."""
+    return _enabled(reconcile_settings(environ)["reconcile"], environ)
+
+
+def _enabled(switch: bool | None, environ: Mapping[str, str]) -> bool:
+    if switch is not None:
+        return switch
     return environ.get(CONFIGURATOR, "").strip() == "databricks"
 
 
 def configuration_kwargs(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The ``_initialize_components`` keyword arguments our environment variables ask for (empty when off)."""
     environ = os.environ if environ is None else environ
+    settings = reconcile_settings(environ)
     kwargs: dict[str, Any] = {}
-    if environ.get(SPAN_RECORD_DIR):
+    if settings["span_record_dir"]:
         from .records import SpanIdRecorder
 
-        kwargs["span_processors"] = [SpanIdRecorder(environ[SPAN_RECORD_DIR])]
-    if not reconcile_enabled(environ):
+        kwargs["span_processors"] = [SpanIdRecorder(settings["span_record_dir"])]
+    if not _enabled(settings["reconcile"], environ):
         return kwargs
     from .cli import billing_warehouse, connection_factory
 
@@ -85,12 +169,8 @@ def configuration_kwargs(environ: Mapping[str, str] | None = None) -> dict[str, 
     from .processor import CostReconcilingSpanProcessor
     from .source import SqlBillingSource
 
-    source = SqlBillingSource(
-        connection_factory(None, None, None, None, environ), discount=_number(environ, RECONCILE_DISCOUNT, 1.0)
-    )
-    hold = _number(environ, RECONCILE_HOLD_SECONDS, 60.0)
-    max_held = int(_number(environ, RECONCILE_MAX_HELD, 10_000))
-    flush_lookup = _number(environ, RECONCILE_FLUSH_LOOKUP_SECONDS, 0.0)
+    source = SqlBillingSource(connection_factory(None, None, None, None, environ), discount=settings["discount"])
+    hold, max_held, flush_lookup = settings["hold_seconds"], settings["max_held"], settings["flush_lookup_seconds"]
 
     def export_span_processor(exporter: SpanExporter) -> CostReconcilingSpanProcessor:
         return CostReconcilingSpanProcessor(

@@ -21,28 +21,26 @@ from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 from opentelemetry.semconv._incubating.attributes.db_attributes import DB_RESPONSE_RETURNED_ROWS
 from opentelemetry.semconv.attributes.db_attributes import (
-    DB_COLLECTION_NAME,
     DB_OPERATION_BATCH_SIZE,
     DB_OPERATION_NAME,
-    DB_QUERY_SUMMARY,
-    DB_QUERY_TEXT,
     DB_RESPONSE_STATUS_CODE,
 )
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from wrapt import wrap_function_wrapper
 
-from ..attributes import COST_ESTIMATE_METHOD, COST_ESTIMATED_USD, DBU_ESTIMATED, STATEMENT_ID, TAGS_DROPPED
+from ..attributes import DAGSTER_ASSET_KEY, DAGSTER_JOB_NAME, STATEMENT_ID, TAGS_DROPPED
 from ..config import Settings
 from ..context import OPAQUE_ID, current_context, new_opaque_id
-from ..cost.estimate import warehouse_time
+from ..cost.estimate import CONFIGURED_SIZE
 from ..cost.metrics import CostMetrics
+from ..cost.model import CostModel, estimate_attributes
 from ..cost.warehouse_sizes import WarehouseSizes
 from ..tags import QUERY_TAGS, merge_tags, orchestration_tags
 from .connection import ConnectionFacts, facts_of
 from .errors import error_facts
 from .results import returned_rows, statement_id_of
-from .statement import statement_info
+from .statement import QueryAttributes
 
 _logger = logging.getLogger(__name__)
 
@@ -92,6 +90,8 @@ class SqlPatches:
         self._metrics = metrics
         self._settings = settings
         self._sizes = sizes
+        self._cost = CostModel(settings, sizes)
+        self._queries = QueryAttributes(settings.capture_query_text, settings.max_query_text_length)
         self._failures_logged: set[str] = set()
         self._series: dict[tuple, Mapping[str, str]] = {}
         self._tags_supported = True
@@ -200,17 +200,11 @@ class SqlPatches:
         attributes = dict(facts.span_attributes)
         if operation is None:
             text = args[0] if args else kwargs.get("operation")
-            info = statement_info(text) if isinstance(text, str) else None
-            if info is not None:
+            if isinstance(text, str):
+                info, text_attributes = self._queries.describe(text)
+                attributes.update(text_attributes)
                 operation = info.operation
                 name = info.summary
-                attributes[DB_QUERY_SUMMARY] = info.summary
-                if info.collection is not None:
-                    attributes[DB_COLLECTION_NAME] = info.collection
-                if settings.capture_query_text == "sanitized":
-                    attributes[DB_QUERY_TEXT] = info.sanitized
-                elif settings.capture_query_text == "raw":
-                    attributes[DB_QUERY_TEXT] = text
             else:
                 name = "databricks"
         else:
@@ -251,9 +245,9 @@ class SqlPatches:
             if operation is not None:
                 attributes[DB_OPERATION_NAME] = operation
             if context.job_name is not None:
-                attributes["dagster.job.name"] = context.job_name
+                attributes[DAGSTER_JOB_NAME] = context.job_name
             if context.asset_key is not None:
-                attributes["dagster.asset.key"] = context.asset_key
+                attributes[DAGSTER_ASSET_KEY] = context.asset_key
             if len(self._series) >= MAX_METRIC_SERIES:
                 self._series.clear()
             self._series[key] = attributes
@@ -296,13 +290,8 @@ class SqlPatches:
             end = time_ns()
             span = statement.span
             seconds = (end - statement.start) / 1e9
-            rate, method = self._sizes.rate(statement.facts.warehouse_id)
-            estimate = warehouse_time(seconds, rate, self._settings.sql_dollars_per_dbu, method)
-            attributes = {
-                DBU_ESTIMATED: estimate.dbu,
-                COST_ESTIMATED_USD: estimate.dollars,
-                COST_ESTIMATE_METHOD: estimate.method,
-            }
+            estimate = self._cost.warehouse(statement.facts.warehouse_id, seconds)
+            attributes = estimate_attributes(estimate)
             command = cursor.active_command_id
             if command is not None and command is not statement.previous_command:
                 attributes[STATEMENT_ID] = statement_id_of(command)
@@ -324,7 +313,7 @@ class SqlPatches:
             span.end(end_time=end)
             if self._metrics is not None:
                 self._metrics.record(seconds, estimate.dbu, estimate.dollars, metric_attributes)
-            if method != "configured_size":
+            if estimate.method != CONFIGURED_SIZE:
                 self._sizes.request_lookup(
                     statement.facts.warehouse_id,
                     statement.facts.base_url,

@@ -32,6 +32,8 @@ class Handler:
 
     starts_work = False
     """Calls that start remote work (a run, an update, a statement, a command) get an opaque id."""
+    polled_run: str | None = None
+    """The kind of run (a :class:`.runs.RunTable` key) this route polls, e.g. ``job_run`` for ``runs/get``."""
 
     __slots__ = ("operation", "service", "span_name")
 
@@ -39,6 +41,10 @@ class Handler:
         self.service = service
         self.operation = operation
         self.span_name = f"databricks.{service}.{operation}"
+
+    def polled_run_id(self, params: Mapping[str, str], query: Mapping[str, Any] | None) -> str | None:
+        """The id of the run a poll asks about (only for routes with ``polled_run``)."""
+        return None
 
     def request(self, call: Call) -> None:
         """Add request facts to ``call.span``; inject tags by assigning a new ``call.body``."""

@@ -1,7 +1,7 @@
 """Clusters API handlers: the cluster id on the span, and every cluster spec that passes through remembered.
 
 ``clusters/get`` and ``clusters/list`` responses (and ``create``/``edit`` request specs) fill a bounded cache
-(cluster id -> spec, see :class:`.tracker.Tracker`) that prices commands and job tasks on existing all-purpose
+(cluster id -> spec, see :class:`..cost.model.CostModel`) that prices commands and job tasks on existing all-purpose
 clusters, and gives the observed worker count of running autoscaling clusters. No tags are written here: an
 all-purpose cluster outlives the orchestration context of the call that creates it.
 """
@@ -34,8 +34,8 @@ class GetCluster(ClusterCall):
 
     def response(self, call: Call, response: Any) -> None:
         if isinstance(response, Mapping) and response.get("cluster_id"):
-            call.tracker.clusters.put(str(response["cluster_id"]), response)
-            shape, _ = call.tracker.cluster_rate(response, str(response["cluster_id"]))
+            call.tracker.cost.clusters.put(str(response["cluster_id"]), response)
+            shape, _ = call.tracker.cost.cluster_rate(response, str(response["cluster_id"]))
             call.span.set_attribute(CLUSTER_SUMMARY, [shape.summary()])
 
 
@@ -50,7 +50,7 @@ class WriteCluster(ClusterCall):
             cluster_id = str(response["cluster_id"])
             call.span.set_attribute(CLUSTER_ID, cluster_id)
         if cluster_id and isinstance(call.body, Mapping):
-            call.tracker.clusters.put(cluster_id, call.body)
+            call.tracker.cost.clusters.put(cluster_id, call.body)
 
 
 class ListClusters(Handler):
@@ -60,7 +60,7 @@ class ListClusters(Handler):
         clusters = response.get("clusters") if isinstance(response, Mapping) else None
         for cluster in clusters or ():
             if isinstance(cluster, Mapping) and cluster.get("cluster_id"):
-                call.tracker.clusters.put(str(cluster["cluster_id"]), cluster)
+                call.tracker.cost.clusters.put(str(cluster["cluster_id"]), cluster)
 
 
 GET = GetCluster("clusters", "get")

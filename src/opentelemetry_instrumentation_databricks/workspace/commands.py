@@ -23,13 +23,14 @@ from ..attributes import (
     COMMAND_STATUS,
     COMPUTE_TYPE,
     RUN_TIMING,
+    SPAN_COMMAND,
 )
+from ..cost.compute import ALL_PURPOSE, Compute
+from ..cost.model import estimate_attributes
 from .call import Call, Handler
-from .compute import ALL_PURPOSE, Compute, estimate
 from .runs import StartedRun, end_run_span, start_run_span
-from .tracker import Tracker, estimate_attributes
+from .tracker import Tracker
 
-COMMAND_SPAN = "databricks.commands.command"
 TERMINAL_STATUSES = frozenset(("Finished", "Error", "Cancelled"))
 
 
@@ -130,14 +131,14 @@ def observe_command(tracker: Tracker, command_id: str, response: Mapping[str, An
         attributes[COMMAND_CONTEXT_ID] = started.facts["context_id"]
     if started.facts.get("language"):
         attributes[COMMAND_LANGUAGE] = str(started.facts["language"])
-    compute = Compute(ALL_PURPOSE, ("existing", cluster_id or ""), tracker.clusters.get(cluster_id), cluster_id)
-    costed = estimate(tracker, compute, seconds)
-    if costed.summary:
-        attributes[CLUSTER_SUMMARY] = [costed.summary]
+    compute = Compute(ALL_PURPOSE, ("existing", cluster_id or ""), tracker.cost.clusters.get(cluster_id), cluster_id)
+    costed = tracker.cost.estimate(compute, seconds)
+    if costed.summaries:
+        attributes[CLUSTER_SUMMARY] = list(costed.summaries)
     attributes.update(costed.attributes)
     attributes.update(estimate_attributes(costed.estimate))
     attributes.update(started.context.attributes)
-    span = start_run_span(tracker.tracer, COMMAND_SPAN, started.parent, started.start_ns, attributes)
+    span = start_run_span(tracker.tracer, SPAN_COMMAND, started.parent, started.start_ns, attributes)
     end_run_span(span, end, _error_of(response))
     tracker.record(seconds, costed.estimate, tracker.metric_attributes("command", ALL_PURPOSE, started.context))
 

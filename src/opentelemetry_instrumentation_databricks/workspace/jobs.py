@@ -14,55 +14,31 @@ must define that parameter). Code on the cluster continues the trace with
 :func:`opentelemetry_instrumentation_databricks.remote.adopt_trace_context`.
 
 A run's span (``databricks.jobs.run``, with a ``databricks.jobs.task_run`` child per task) is emitted once, when a
-response first shows the run terminal; see :mod:`.runs`. Its parent is the submit/run-now call's span.
+response first shows the run terminal; see :mod:`.job_runs`. Its parent is the submit/run-now call's span.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from time import time_ns
 from typing import Any
 
 from ..attributes import (
-    CLUSTER_CUSTOM_TAGS,
     CLUSTER_SUMMARY,
     COMPUTE_TYPE,
     JOB_ID,
     JOB_RUN_ID,
     JOB_RUN_NAME,
-    JOB_RUN_TYPE,
-    JOB_TASK_KEY,
     JOB_TASK_KEYS,
-    JOB_TASK_RUN_ID,
-    JOB_TASK_TYPE,
     JOB_TASK_TYPES,
     RUN_LIFE_CYCLE_STATE,
-    RUN_RESULT_STATE,
-    RUN_TIMING,
-    RUN_TRACKED,
     TAGS_DROPPED,
 )
-from ..context import EMPTY, OPAQUE_ID
-from ..cost.estimate import Estimate
+from ..cost.compute import job_clusters, task_compute, task_type
 from ..tags import JOB_TAGS
-from .bodies import (
-    TRACEPARENT_PARAMETER,
-    map_list,
-    run_name_of,
-    with_cluster,
-    with_default,
-    with_tags,
-)
+from .bodies import TRACEPARENT_PARAMETER, map_list, run_name_of, with_cluster, with_default, with_tags
 from .call import Call, Handler
-from .compute import JOBS_SERVERLESS, Compute, combined_method, estimate, task_compute, task_type
-from .runs import StartedRun, end_run_span, parent_from_tags, start_run_span
-from .tracker import Tracker, estimate_attributes
-
-RUN_SPAN = "databricks.jobs.run"
-TASK_SPAN = "databricks.jobs.task_run"
-TERMINAL_LIFE_CYCLE_STATES = frozenset(("TERMINATED", "SKIPPED", "INTERNAL_ERROR"))
-SUCCESSFUL_RESULTS = frozenset(("SUCCESS", "SUCCESS_WITH_FAILURES", "EXCLUDED"))
-_MS = 1_000_000
+from .job_runs import observe_run, run_state
+from .runs import StartedRun
 
 
 # request side
@@ -100,8 +76,8 @@ def _describe_tasks(call: Call, settings: Mapping[str, Any]) -> None:
     if not tasks:
         return
     tracker = call.tracker
-    clusters = _job_clusters(settings)
-    computes = [task_compute(task, clusters, tracker) for task in tasks]
+    clusters = job_clusters(settings)
+    computes = [task_compute(task, clusters, tracker.cost.clusters) for task in tasks]
     span = call.span
     keys = [str(task.get("task_key")) for task in tasks if task.get("task_key")]
     if keys:
@@ -113,23 +89,10 @@ def _describe_tasks(call: Call, settings: Mapping[str, Any]) -> None:
     summaries = []
     for compute in {c.group: c for c in computes}.values():
         if compute.spec is not None:
-            shape, _ = tracker.cluster_rate(compute.spec, compute.cluster_id)
+            shape, _ = tracker.cost.cluster_rate(compute.spec, compute.cluster_id)
             summaries.append(shape.summary())
     if summaries:
         span.set_attribute(CLUSTER_SUMMARY, summaries)
-
-
-def _job_clusters(settings: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    clusters = settings.get("job_clusters")
-    if not isinstance(clusters, list):
-        return {}
-    return {
-        str(cluster["job_cluster_key"]): cluster["new_cluster"]
-        for cluster in clusters
-        if isinstance(cluster, Mapping)
-        and cluster.get("job_cluster_key")
-        and isinstance(cluster.get("new_cluster"), Mapping)
-    }
 
 
 def _set_dropped(call: Call, dropped: list[str]) -> None:
@@ -271,11 +234,16 @@ class RepairRun(RunCall):
 class GetRun(RunCall):
     """``runs/get``: also what ``Wait.result()`` polls."""
 
+    polled_run = "job_run"
     __slots__ = ()
+
+    def polled_run_id(self, params: Mapping[str, str], query: Mapping[str, Any] | None) -> str | None:
+        run_id = query.get("run_id") if isinstance(query, Mapping) else None
+        return str(run_id) if run_id is not None else None
 
     def response(self, call: Call, response: Any) -> None:
         if isinstance(response, Mapping):
-            call.span.set_attribute(RUN_LIFE_CYCLE_STATE, str(_state(response)[0]))
+            call.span.set_attribute(RUN_LIFE_CYCLE_STATE, str(run_state(response)[0]))
             observe_run(call.tracker, response)
 
 
@@ -295,175 +263,6 @@ class ListRuns(Handler):
             for run in runs:
                 if isinstance(run, Mapping):
                     observe_run(call.tracker, run)
-
-
-# run spans
-def _state(run: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """``(life_cycle_state, result_state)``, from ``state`` or (Jobs 2.2) ``status``."""
-    state = run.get("state") if isinstance(run.get("state"), Mapping) else {}
-    life_cycle, result = state.get("life_cycle_state"), state.get("result_state")
-    status = run.get("status")
-    if isinstance(status, Mapping):
-        if life_cycle is None and status.get("state") is not None:
-            life_cycle = status["state"]
-        details = status.get("termination_details")
-        if result is None and isinstance(details, Mapping):
-            result = details.get("code")
-    return life_cycle, result
-
-
-def is_terminal(run: Mapping[str, Any]) -> bool:
-    return _state(run)[0] in TERMINAL_LIFE_CYCLE_STATES
-
-
-def _error_of(run: Mapping[str, Any]) -> str | None:
-    life_cycle, result = _state(run)
-    if life_cycle == "INTERNAL_ERROR":
-        return str(result or life_cycle)
-    if result is None or result in SUCCESSFUL_RESULTS:
-        return None
-    return str(result)
-
-
-def _ns(milliseconds: Any) -> int | None:
-    if isinstance(milliseconds, (int, float)) and not isinstance(milliseconds, bool) and milliseconds > 0:
-        return int(milliseconds) * _MS
-    return None
-
-
-def observe_run(tracker: Tracker, run: Mapping[str, Any]) -> None:
-    """Emit the run's span if ``run`` is terminal and nobody emitted it yet (any thread, any response)."""
-    run_id = run.get("run_id")
-    if run_id is None or not is_terminal(run):
-        return
-    key = ("job_run", str(run_id))
-    claimed, started = tracker.runs.claim(key)
-    if not claimed:
-        return
-    if started is None and not tracker.settings.trace_untracked_runs:
-        return
-    _emit_run(tracker, run, started)
-
-
-def _custom_tags(specs: list[Mapping[str, Any]]) -> dict[str, Any]:
-    tags: dict[str, Any] = {}
-    for spec in specs:
-        custom = spec.get("custom_tags")
-        if isinstance(custom, Mapping):
-            for key, value in custom.items():
-                tags.setdefault(key, value)
-    return tags
-
-
-def _emit_run(tracker: Tracker, run: Mapping[str, Any], started: StartedRun | None) -> None:
-    now = time_ns()
-    facts = started.facts if started is not None else {}
-    tasks = run.get("tasks")
-    with_timing = isinstance(tasks, list) and bool(tasks)
-    if not with_timing:
-        tasks = facts.get("tasks") if isinstance(facts.get("tasks"), list) else ([run] if task_type(run) else [])
-    tasks = [task for task in tasks if isinstance(task, Mapping)]
-    clusters = _job_clusters(run) or _job_clusters(facts)
-    run_start = _ns(run.get("start_time"))
-    run_end = _ns(run.get("end_time"))
-    timing = "databricks" if run_start and run_end else "observed"
-    run_start = run_start or (started.start_ns if started is not None else None) or run_end or now
-    run_end = max(run_end or now, run_start)
-
-    computes = [task_compute(task, clusters, tracker) for task in tasks]
-    groups: dict[tuple[str, str], tuple[Compute, int, int]] = {}
-    for task, compute in zip(tasks, computes, strict=True):
-        start = (_ns(task.get("start_time")) if with_timing else None) or run_start
-        end = (_ns(task.get("end_time")) if with_timing else None) or run_end
-        first, last = groups.get(compute.group, (compute, start, end))[1:]
-        groups[compute.group] = (compute, min(first, start), max(last, end))
-    dbu = dollars = 0.0
-    methods: list[str] = []
-    summaries: list[str] = []
-    cluster_facts: dict[str, Any] = {}
-    by_type: dict[str, float] = {}
-    for compute, start, end in groups.values():
-        costed = estimate(tracker, compute, (end - start) / 1e9)
-        dbu += costed.estimate.dbu
-        dollars += costed.estimate.dollars
-        methods.append(costed.estimate.method)
-        if costed.summary:
-            summaries.append(costed.summary)
-        if len(groups) == 1:
-            cluster_facts = dict(costed.attributes)
-        if compute.compute_type:
-            by_type[compute.compute_type] = by_type.get(compute.compute_type, 0.0) + costed.estimate.dbu
-    compute_type = max(by_type, key=by_type.__getitem__) if by_type else JOBS_SERVERLESS
-
-    attributes: dict[str, Any] = {JOB_RUN_ID: str(run["run_id"]), COMPUTE_TYPE: compute_type, RUN_TIMING: timing}
-    if run.get("job_id") is not None:
-        attributes[JOB_ID] = str(run["job_id"])
-    if run.get("run_name"):
-        attributes[JOB_RUN_NAME] = str(run["run_name"])
-    if run.get("run_type"):
-        attributes[JOB_RUN_TYPE] = str(run["run_type"])
-    life_cycle, result = _state(run)
-    attributes[RUN_LIFE_CYCLE_STATE] = str(life_cycle)
-    if result is not None:
-        attributes[RUN_RESULT_STATE] = str(result)
-    keys = [str(task["task_key"]) for task in tasks if task.get("task_key")]
-    if keys:
-        attributes[JOB_TASK_KEYS] = keys
-    if tasks:
-        attributes[JOB_TASK_TYPES] = sorted({task_type(task) or "unknown" for task in tasks})
-    if summaries:
-        attributes[CLUSTER_SUMMARY] = summaries
-    specs = [c.spec for c in computes if c.spec is not None]
-    tags = _custom_tags(specs)
-    if tags:
-        attributes[CLUSTER_CUSTOM_TAGS] = [f"{key}={value}" for key, value in tags.items()]
-    attributes.update(cluster_facts)
-    attributes.update(estimate_attributes(Estimate(dbu, dollars, combined_method(methods) or "none")))
-    context = started.context if started is not None else None
-    if context is not None:
-        attributes.update(context.attributes)
-    parent = started.parent if started is not None else parent_from_tags(tags)
-    if started is None:
-        attributes[RUN_TRACKED] = False
-        if tags.get(tracker.settings.opaque_id_tag_key):
-            attributes[OPAQUE_ID] = str(tags[tracker.settings.opaque_id_tag_key])
-
-    run_span = start_run_span(tracker.tracer, RUN_SPAN, parent, run_start, attributes)
-    if with_timing:
-        for task, compute in zip(tasks, computes, strict=True):
-            _emit_task(tracker, run_span.get_span_context(), task, compute, run_start, run_end)
-    end_run_span(run_span, run_end, _error_of(run))
-    metric_attributes = tracker.metric_attributes("job_run", compute_type, context or EMPTY)
-    tracker.record((run_end - run_start) / 1e9, Estimate(dbu, dollars, ""), metric_attributes)
-
-
-def _emit_task(
-    tracker: Tracker, parent: Any, task: Mapping[str, Any], compute: Compute, run_start: int, run_end: int
-) -> None:
-    start = _ns(task.get("start_time")) or run_start
-    end = max(_ns(task.get("end_time")) or run_end, start)
-    attributes: dict[str, Any] = {}
-    if task.get("task_key"):
-        attributes[JOB_TASK_KEY] = str(task["task_key"])
-    if task.get("run_id") is not None:
-        attributes[JOB_TASK_RUN_ID] = str(task["run_id"])
-    kind = task_type(task)
-    if kind:
-        attributes[JOB_TASK_TYPE] = kind
-    if compute.compute_type:
-        attributes[COMPUTE_TYPE] = compute.compute_type
-    life_cycle, result = _state(task)
-    if life_cycle is not None:
-        attributes[RUN_LIFE_CYCLE_STATE] = str(life_cycle)
-    if result is not None:
-        attributes[RUN_RESULT_STATE] = str(result)
-    costed = estimate(tracker, compute, (end - start) / 1e9)
-    if costed.summary:
-        attributes[CLUSTER_SUMMARY] = [costed.summary]
-    attributes.update(costed.attributes)
-    attributes.update(estimate_attributes(costed.estimate))
-    span = start_run_span(tracker.tracer, TASK_SPAN, parent, start, attributes)
-    end_run_span(span, end, _error_of(task) if life_cycle is not None else None)
 
 
 SUBMIT = SubmitRun("jobs", "submit")

@@ -30,13 +30,21 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode, TracerProvider
 
-from ..attributes import CLUSTER_ID, COMPUTE_TYPE, NOTEBOOK_CELL, NOTEBOOK_ID, NOTEBOOK_PATH, NOTEBOOK_USER
+from ..attributes import (
+    CLUSTER_ID,
+    COMPUTE_TYPE,
+    NOTEBOOK_CELL,
+    NOTEBOOK_ID,
+    NOTEBOOK_PATH,
+    NOTEBOOK_USER,
+    SPAN_NOTEBOOK_CELL,
+)
 from ..context import current_context
 from ..version import __version__
 
 _logger = logging.getLogger(__name__)
 
-CELL_SPAN = "databricks.notebook.cell"
+CELL_SPAN = SPAN_NOTEBOOK_CELL
 _CLUSTER_VARIABLES = ("DB_CLUSTER_ID", "DATABRICKS_CLUSTER_ID")
 
 

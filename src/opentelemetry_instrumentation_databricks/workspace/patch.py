@@ -3,14 +3,20 @@
 Each call gets a CLIENT span named by its route's handler (``databricks.jobs.submit``...) with
 ``http.request.method``, ``url.template``, ``server.address``/``server.port``, the orchestration context and, on
 failure, ``error.type`` (the SDK's ``error_code``) and ``http.response.status_code``. The original call runs inside
-the HTTP-suppression context, so the requests/urllib3 instrumentations add no duplicate spans. Our own failures are
+the HTTP-suppression context, so the requests/urllib3 instrumentations add no duplicate spans.
+
+A poll of a run this process tracks (``runs/get``, as ``Wait.result()`` makes them; ``get_update``;
+``get_statement``) made outside any span would be a root trace of its own, dozens per run. With
+``run_poll_spans="join"`` (the default) it joins the run's trace instead, as a child of the call that started the
+run, marked ``databricks.run.poll=true``; ``"off"`` makes no span for it (the run's own span is still emitted);
+``"caller"`` keeps the plain behaviour. A poll made inside a span of the user's always stays there. Our own failures are
 logged once per kind and never change the user's request, result or exception.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from time import time_ns
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,14 +29,15 @@ from opentelemetry.semconv._incubating.attributes.url_attributes import URL_TEMP
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
 from wrapt import wrap_function_wrapper
 
+from ..attributes import RUN_POLL
 from ..config import Settings
 from ..context import OPAQUE_ID, current_context, new_opaque_id
 from ..cost.metrics import CostMetrics
 from ..cost.warehouse_sizes import WarehouseSizes
-from .call import Call
+from .call import Call, Handler
 from .errors import error_facts, status_codes_of_errors
 from .routes import ROUTES, RouteTable
 from .tracker import Tracker
@@ -69,6 +76,7 @@ class WorkspacePatches:
         self.tracker = Tracker(tracer, metrics, settings, sizes)
         self.routes = RouteTable(ROUTES)
         self._status_codes: dict[type, int] = {}
+        self._poll_spans = settings.run_poll_spans
 
     def install(self) -> None:
         self._status_codes = status_codes_of_errors()
@@ -134,9 +142,24 @@ class WorkspacePatches:
         if handler.starts_work:
             call.opaque_id = new_opaque_id()
             attributes[OPAQUE_ID] = call.opaque_id
-        call.span = self.tracker.tracer.start_span(
-            handler.span_name, kind=SpanKind.CLIENT, attributes=attributes, start_time=start
-        )
+        parent = None
+        if handler.polled_run is not None and self._poll_spans != "caller":
+            parent = self._poll_parent(handler, match.params, query)
+        if parent is None:
+            call.span = self.tracker.tracer.start_span(
+                handler.span_name, kind=SpanKind.CLIENT, attributes=attributes, start_time=start
+            )
+        elif self._poll_spans == "off":
+            call.span = INVALID_SPAN
+        else:
+            attributes[RUN_POLL] = True
+            call.span = self.tracker.tracer.start_span(
+                handler.span_name,
+                context=trace.set_span_in_context(NonRecordingSpan(parent)),
+                kind=SpanKind.CLIENT,
+                attributes=attributes,
+                start_time=start,
+            )
         try:
             handler.request(call)
         except Exception:
@@ -148,6 +171,13 @@ class WorkspacePatches:
             else:
                 kwargs = {**kwargs, "body": call.body}
         return call, args, kwargs
+
+    def _poll_parent(self, handler: Handler, params: Mapping[str, str], query: Any) -> SpanContext | None:
+        """The starting call's span of a tracked run this poll asks about, when the caller has no span of its own."""
+        if trace.get_current_span().get_span_context().is_valid:
+            return None
+        run_id = handler.polled_run_id(params, query)
+        return self.tracker.runs.parent_of((handler.polled_run, run_id)) if run_id else None
 
     def _finish(self, call: Call, response: Any, error: BaseException | None) -> None:
         span = call.span

@@ -5,22 +5,16 @@ Tags go into the pipeline ``tags`` (at most 25) and ``clusters[].custom_tags`` o
 replaces the whole spec), only with ``inject_tags`` on and never over a user's key.
 
 A span ``databricks.pipelines.update`` per update started through ``start_update``, emitted once when
-``get_update``, ``list_updates`` or ``get`` (its ``latest_updates``) first shows it COMPLETED, FAILED or CANCELED.
-It starts at the update's ``creation_time``; Databricks reports no end time, so the end is when a response first
-showed the update finished (``databricks.run.timing=observed``). When Databricks' clock is ahead of ours (a
-``creation_time`` in our future), the start is the ``start_update`` call's instead. The estimate prices the
-``default`` clusters of the spec at the edition's DLT rate (``dlt_core``/``dlt_pro``/``dlt_advanced``; ADVANCED
-when the spec names none), and a serverless pipeline at ``serverless_dbu_per_hour`` priced as ``jobs_serverless``.
+``get_update``, ``list_updates`` or ``get`` (its ``latest_updates``) first shows it COMPLETED, FAILED or CANCELED;
+how it is timed and estimated is in :mod:`.pipeline_updates`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from time import time_ns
 from typing import Any
 
 from ..attributes import (
-    CLUSTER_SUMMARY,
     COMPUTE_TYPE,
     PIPELINE_EDITION,
     PIPELINE_FULL_REFRESH,
@@ -29,32 +23,18 @@ from ..attributes import (
     PIPELINE_SERVERLESS,
     PIPELINE_UPDATE_ID,
     PIPELINE_UPDATE_STATE,
-    RUN_TIMING,
-    RUN_TRACKED,
     TAGS_DROPPED,
 )
-from ..context import EMPTY
-from ..cost.estimate import Estimate
+from ..cost.compute import DLT
 from ..tags import CLUSTER_TAGS, PIPELINE_TAGS
 from .bodies import map_list, with_tags
 from .call import Call, Handler
-from .compute import DLT, JOBS_SERVERLESS, Compute, combined_method, estimate
-from .runs import StartedRun, end_run_span, start_run_span
-from .tracker import Tracker, estimate_attributes
-
-UPDATE_SPAN = "databricks.pipelines.update"
-TERMINAL_UPDATE_STATES = frozenset(("COMPLETED", "FAILED", "CANCELED"))
-EDITIONS = ("core", "pro", "advanced")
-_MS = 1_000_000
+from .pipeline_updates import edition_of, observe_update
+from .runs import StartedRun
 
 
 def _pipeline_id(call: Call) -> str | None:
     return call.params.get("pipeline_id") or call.body_value("pipeline_id") or call.body_value("id")
-
-
-def edition_of(spec: Mapping[str, Any] | None) -> str:
-    edition = str((spec or {}).get("edition") or "advanced").lower()
-    return edition if edition in EDITIONS else "advanced"
 
 
 class PipelineCall(Handler):
@@ -113,7 +93,7 @@ class GetPipeline(PipelineCall):
             call.tracker.pipelines.put(pipeline_id, response["spec"])
         for update in response.get("latest_updates") or ():
             if isinstance(update, Mapping):
-                observe_update(call.tracker, {"pipeline_id": pipeline_id, **update})
+                observe_update(call.tracker, {"pipeline_id": pipeline_id, **update}, call.client)
 
 
 class StartUpdate(PipelineCall):
@@ -146,7 +126,11 @@ class StartUpdate(PipelineCall):
 
 
 class GetUpdate(PipelineCall):
+    polled_run = "pipeline_update"
     __slots__ = ()
+
+    def polled_run_id(self, params: Mapping[str, str], query: Mapping[str, Any] | None) -> str | None:
+        return params.get("update_id")
 
     def request(self, call: Call) -> None:
         super().request(call)
@@ -158,7 +142,7 @@ class GetUpdate(PipelineCall):
         if isinstance(update, Mapping):
             if update.get("state"):
                 call.span.set_attribute(PIPELINE_UPDATE_STATE, str(update["state"]))
-            observe_update(call.tracker, {"pipeline_id": _pipeline_id(call), **update})
+            observe_update(call.tracker, {"pipeline_id": _pipeline_id(call), **update}, call.client)
 
 
 class ListUpdates(PipelineCall):
@@ -168,7 +152,7 @@ class ListUpdates(PipelineCall):
         updates = response.get("updates") if isinstance(response, Mapping) else None
         for update in updates or ():
             if isinstance(update, Mapping):
-                observe_update(call.tracker, {"pipeline_id": _pipeline_id(call), **update})
+                observe_update(call.tracker, {"pipeline_id": _pipeline_id(call), **update}, call.client)
 
 
 def _describe_spec(call: Call, spec: Mapping[str, Any] | None) -> None:
@@ -178,90 +162,6 @@ def _describe_spec(call: Call, spec: Mapping[str, Any] | None) -> None:
     call.span.set_attribute(PIPELINE_SERVERLESS, serverless)
     call.span.set_attribute(PIPELINE_EDITION, edition_of(spec))
     call.span.set_attribute(COMPUTE_TYPE, DLT)
-
-
-def _default_clusters(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    clusters = spec.get("clusters")
-    if not isinstance(clusters, list):
-        return []
-    return [c for c in clusters if isinstance(c, Mapping) and str(c.get("label") or "default").lower() == "default"]
-
-
-def observe_update(tracker: Tracker, update: Mapping[str, Any]) -> None:
-    """Emit the update's span if it is terminal and nobody emitted it yet."""
-    update_id = update.get("update_id")
-    if not update_id or update.get("state") not in TERMINAL_UPDATE_STATES:
-        return
-    key = ("pipeline_update", str(update_id))
-    claimed, started = tracker.runs.claim(key)
-    if not claimed or (started is None and not tracker.settings.trace_untracked_runs):
-        return
-    _emit_update(tracker, update, started)
-
-
-def _emit_update(tracker: Tracker, update: Mapping[str, Any], started: StartedRun | None) -> None:
-    now = time_ns()
-    facts = started.facts if started is not None else {}
-    pipeline_id = update.get("pipeline_id") or facts.get("pipeline_id")
-    spec = update.get("config") if isinstance(update.get("config"), Mapping) else tracker.pipelines.get(pipeline_id)
-    creation = update.get("creation_time")
-    start = int(creation) * _MS if isinstance(creation, (int, float)) and creation > 0 else None
-    if start is None or start > now:
-        start = started.start_ns if started is not None else min(start or now, now)
-    end = max(now, start)
-    seconds = (end - start) / 1e9
-    attributes: dict[str, Any] = {
-        PIPELINE_UPDATE_ID: str(update["update_id"]),
-        PIPELINE_UPDATE_STATE: str(update["state"]),
-        COMPUTE_TYPE: DLT,
-        RUN_TIMING: "observed",
-    }
-    if pipeline_id:
-        attributes[PIPELINE_ID] = str(pipeline_id)
-    full_refresh = update.get("full_refresh", facts.get("full_refresh"))
-    if full_refresh is not None:
-        attributes[PIPELINE_FULL_REFRESH] = bool(full_refresh)
-    selection = update.get("refresh_selection") or facts.get("refresh_selection")
-    if selection:
-        attributes[PIPELINE_REFRESH_SELECTION] = [str(table) for table in selection]
-    if isinstance(spec, Mapping):
-        serverless = bool(spec.get("serverless"))
-        edition = edition_of(spec)
-        attributes[PIPELINE_SERVERLESS] = serverless
-        attributes[PIPELINE_EDITION] = edition
-        if serverless:
-            costed = [estimate(tracker, Compute(JOBS_SERVERLESS, ("serverless", "")), seconds)]
-        else:
-            photon = bool(spec.get("photon"))
-            clusters = _default_clusters(spec) or [{}]
-            costed = [
-                estimate(
-                    tracker, Compute(DLT, ("pipeline", ""), {**cluster, "photon": photon}), seconds, f"dlt_{edition}"
-                )
-                for cluster in clusters
-            ]
-        summaries = [c.summary for c in costed if c.summary]
-        if summaries:
-            attributes[CLUSTER_SUMMARY] = summaries
-        if len(costed) == 1:
-            attributes.update(costed[0].attributes)
-        total = Estimate(
-            sum(c.estimate.dbu for c in costed),
-            sum(c.estimate.dollars for c in costed),
-            combined_method([c.estimate.method for c in costed]) or "none",
-        )
-        attributes.update(estimate_attributes(total))
-    else:
-        total = None
-    context = started.context if started is not None else EMPTY
-    attributes.update(context.attributes)
-    if started is None:
-        attributes[RUN_TRACKED] = False
-    parent = started.parent if started is not None else None
-    span = start_run_span(tracker.tracer, UPDATE_SPAN, parent, start, attributes)
-    state = str(update["state"])
-    end_run_span(span, end, None if state == "COMPLETED" else state)
-    tracker.record(seconds, total, tracker.metric_attributes("pipeline_update", DLT, context))
 
 
 CREATE = WritePipeline("pipelines", "create")

@@ -57,7 +57,7 @@ class RunTable:
         self.max_runs = max_runs
         self.dropped = 0
         self._started: OrderedDict[RunKey, StartedRun] = OrderedDict()
-        self._claimed: OrderedDict[RunKey, None] = OrderedDict()
+        self._claimed: OrderedDict[RunKey, SpanContext | None] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -84,10 +84,16 @@ class RunTable:
         with self._lock:
             if key in self._claimed:
                 return False, None
-            self._claimed[key] = None
+            started = self._started.pop(key, None)
+            self._claimed[key] = started.parent if started is not None else None
             if len(self._claimed) > self.max_runs:
                 self._claimed.popitem(last=False)
-            return True, self._started.pop(key, None)
+            return True, started
+
+    def parent_of(self, key: RunKey) -> SpanContext | None:
+        """The span of the call that started a tracked run (running or recently finished), else ``None``."""
+        started = self._started.get(key)
+        return started.parent if started is not None else self._claimed.get(key)
 
 
 def parent_from_tags(tags: Mapping[str, Any] | None) -> SpanContext | None:

@@ -18,32 +18,31 @@ from collections.abc import Mapping
 from time import time_ns
 from typing import Any
 
-from opentelemetry.semconv.attributes.db_attributes import (
-    DB_COLLECTION_NAME,
-    DB_NAMESPACE,
-    DB_OPERATION_NAME,
-    DB_QUERY_SUMMARY,
-    DB_QUERY_TEXT,
-    DB_SYSTEM_NAME,
-)
+from opentelemetry.semconv.attributes.db_attributes import DB_NAMESPACE, DB_OPERATION_NAME, DB_SYSTEM_NAME
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import Span, Status, StatusCode
 
-from ..attributes import COMPUTE_TYPE, STATEMENT_ID, STATEMENT_STATE, TAGS_DROPPED, WAREHOUSE_ID
+from ..attributes import (
+    COMPUTE_TYPE,
+    SPAN_STATEMENT_EXECUTION,
+    STATEMENT_ID,
+    STATEMENT_STATE,
+    TAGS_DROPPED,
+    WAREHOUSE_ID,
+)
 from ..context import OrchestrationContext
-from ..cost.estimate import CONFIGURED_SIZE, warehouse_time
-from ..sql.statement import statement_info
+from ..cost.compute import SQL_WAREHOUSE
+from ..cost.estimate import CONFIGURED_SIZE
+from ..cost.model import estimate_attributes
 from ..tags import QUERY_TAGS, merge_tags
 from .call import Call, Handler
-from .compute import SQL_WAREHOUSE
 from .runs import StartedRun, end_run_span, start_run_span
-from .tracker import Tracker, estimate_attributes
+from .tracker import Tracker
 
 TERMINAL_STATES = frozenset(("SUCCEEDED", "FAILED", "CANCELED", "CLOSED"))
-STATEMENT_SPAN = "databricks.sql.statement"
 
 
-def statement_attributes(body: Mapping[str, Any], capture_query_text: str) -> tuple[dict[str, Any], str | None]:
+def statement_attributes(tracker: Tracker, body: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The connector path's statement attributes for an execute_statement body, and the span name for it."""
     attributes: dict[str, Any] = {DB_SYSTEM_NAME: "databricks", COMPUTE_TYPE: SQL_WAREHOUSE}
     warehouse_id = body.get("warehouse_id")
@@ -55,16 +54,10 @@ def statement_attributes(body: Mapping[str, Any], capture_query_text: str) -> tu
     text = body.get("statement")
     if not isinstance(text, str):
         return attributes, None
-    info = statement_info(text)
-    attributes[DB_QUERY_SUMMARY] = info.summary
+    info, text_attributes = tracker.queries.describe(text)
+    attributes.update(text_attributes)
     if info.operation is not None:
         attributes[DB_OPERATION_NAME] = info.operation
-    if info.collection is not None:
-        attributes[DB_COLLECTION_NAME] = info.collection
-    if capture_query_text == "sanitized":
-        attributes[DB_QUERY_TEXT] = info.sanitized
-    elif capture_query_text == "raw":
-        attributes[DB_QUERY_TEXT] = text
     return attributes, info.summary
 
 
@@ -101,10 +94,8 @@ def _finish_estimate(
     tracker: Tracker, span: Span, attributes: Mapping[str, Any], seconds: float, context: OrchestrationContext
 ) -> None:
     warehouse_id = attributes.get(WAREHOUSE_ID)
-    rate, method = tracker.sizes.rate(warehouse_id)
-    estimate = warehouse_time(seconds, rate, tracker.settings.sql_dollars_per_dbu, method)
-    for key, value in estimate_attributes(estimate).items():
-        span.set_attribute(key, value)
+    estimate = tracker.cost.warehouse(warehouse_id, seconds)
+    span.set_attributes(estimate_attributes(estimate))
     metric_attributes = tracker.metric_attributes(
         str(attributes.get(DB_OPERATION_NAME) or "statement"), SQL_WAREHOUSE, context
     )
@@ -121,9 +112,8 @@ class ExecuteStatement(Handler):
         body = call.body
         if not isinstance(body, Mapping):
             return
-        attributes, _ = statement_attributes(body, call.tracker.settings.capture_query_text)
-        for key, value in attributes.items():
-            call.span.set_attribute(key, value)
+        attributes, _ = statement_attributes(call.tracker, body)
+        call.span.set_attributes(attributes)
         if call.tracker.settings.inject_tags:
             call.body = with_query_tags(call, body)
 
@@ -137,20 +127,20 @@ class ExecuteStatement(Handler):
             call.span.set_attribute(STATEMENT_ID, str(statement_id))
         if status.get("state"):
             call.span.set_attribute(STATEMENT_STATE, str(status["state"]))
-        attributes, summary = statement_attributes(call.body, tracker.settings.capture_query_text)
+        attributes, summary = statement_attributes(tracker, call.body)
         _request_size_lookup(call, attributes.get(WAREHOUSE_ID))
         if status.get("state") in TERMINAL_STATES:
             _set_error(call.span, _error_of(status))
             _finish_estimate(tracker, call.span, attributes, (time_ns() - call.start) / 1e9, call.context)
         elif statement_id:
-            facts = {"attributes": attributes, "name": summary or STATEMENT_SPAN}
+            facts = {"attributes": attributes, "name": summary or SPAN_STATEMENT_EXECUTION}
             started = StartedRun(call.span.get_span_context(), call.context, call.start, facts)
             tracker.runs.start(("statement", str(statement_id)), started)
 
 
 def _request_size_lookup(call: Call, warehouse_id: Any) -> None:
     """Ask the Warehouses API, once per warehouse and in the background, for its size (``warehouse_lookup``)."""
-    sizes = call.tracker.sizes
+    sizes = call.tracker.cost.sizes
     if not warehouse_id or sizes.rate(str(warehouse_id))[1] == CONFIGURED_SIZE:
         return
     config = getattr(call.client, "_cfg", None)
@@ -170,7 +160,11 @@ class StatementCall(Handler):
 
 
 class GetStatement(StatementCall):
+    polled_run = "statement"
     __slots__ = ()
+
+    def polled_run_id(self, params: Mapping[str, str], query: Mapping[str, Any] | None) -> str | None:
+        return params.get("statement_id")
 
     def response(self, call: Call, response: Any) -> None:
         status = response.get("status") if isinstance(response, Mapping) else None
