@@ -118,12 +118,12 @@ def test_configurator_loaded_without_being_selected_adds_nothing_unless_asked():
     assert isinstance(processor, CostReconcilingSpanProcessor)
 
 
-def test_configurator_without_a_billing_warehouse_installs_nothing_and_says_what_to_set(caplog):
-    with caplog.at_level(logging.INFO, logger="opentelemetry_instrumentation_databricks.reconcile.configurator"):
+def test_configurator_without_a_billing_warehouse_installs_nothing_and_warns_what_to_set(caplog):
+    with caplog.at_level(logging.WARNING, logger="opentelemetry_instrumentation_databricks.reconcile.configurator"):
         assert configuration_kwargs(SELECTED) == {}
         assert configuration_kwargs({**SELECTED, "DATABRICKS_HOST": "https://example.cloud.databricks.com"}) == {}
     messages = [record.getMessage() for record in caplog.records]
-    assert len(messages) == 2 and all(record.levelno == logging.INFO for record in caplog.records)
+    assert len(messages) == 2 and all(record.levelno == logging.WARNING for record in caplog.records)
     for variable in ("DATABRICKS_HOST", "DATABRICKS_HTTP_PATH", "DATABRICKS_WAREHOUSE_ID", "DATABRICKS_TOKEN"):
         assert variable in messages[0]
     assert "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE=false" in messages[0]

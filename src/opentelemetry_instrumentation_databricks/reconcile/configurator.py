@@ -156,10 +156,10 @@ def configuration_kwargs(environ: Mapping[str, str] | None = None) -> dict[str, 
         kwargs["span_processors"] = [SpanIdRecorder(settings["span_record_dir"])]
     if not _enabled(settings["reconcile"], environ):
         return kwargs
-    from .cli import billing_warehouse, connection_factory
+    from .wiring import billing_warehouse, connection_factory
 
     if billing_warehouse(None, None, None, None, environ) is None:
-        _logger.info(
+        _logger.warning(
             "Databricks cost reconciliation is not installed: no billing warehouse is configured. Set "
             "DATABRICKS_HOST, DATABRICKS_HTTP_PATH (or DATABRICKS_WAREHOUSE_ID) and DATABRICKS_TOKEN to install it, "
             "or %s=false to opt out.",

@@ -164,6 +164,10 @@ class Reconciler:
         self.records_directory = records_directory
         self.resource = resource or reconciler_resource(state)
         self.scope = InstrumentationScope("opentelemetry_instrumentation_databricks.reconcile", __version__)
+        if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 0:
+            raise ValueError(
+                f"lookback_days={lookback_days!r}: a whole number of days >= 0 to read back on a first run"
+            )
         self.lookback_days = lookback_days
         self.watermark_overlap_days = watermark_overlap_days
         self.slice_rows = slice_rows
@@ -175,11 +179,36 @@ class Reconciler:
         )
 
     @classmethod
-    def from_environment(cls, *, state_path: str, records_directory: str | None = None, **options: Any) -> Reconciler:
-        """A reconciler wired from ``DATABRICKS_*`` and ``OTEL_*`` environment variables (see :mod:`.cli`)."""
-        from .cli import build_reconciler
+    def from_environment(
+        cls,
+        *,
+        state_path: str,
+        records_directory: str | None = None,
+        host: str | None = None,
+        http_path: str | None = None,
+        warehouse_id: str | None = None,
+        token: str | None = None,
+        discount: float = 1.0,
+        lookback_days: int = 30,
+        exporter: SpanExporter | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> Reconciler:
+        """A reconciler wired from ``DATABRICKS_*`` and ``OTEL_*`` environment variables (see :mod:`.wiring`);
+        the arguments override the variables."""
+        from .wiring import build_meter_provider, build_span_exporter, connection_factory
 
-        return build_reconciler(state_path=state_path, records_directory=records_directory, **options)
+        state = StateStore(state_path)
+        source = SqlBillingSource(connection_factory(host, http_path, warehouse_id, token), discount=discount)
+        return cls(
+            source,
+            exporter if exporter is not None else build_span_exporter(),
+            state,
+            records_directory=records_directory,
+            meter_provider=meter_provider
+            if meter_provider is not None
+            else build_meter_provider(reconciler_resource(state)),
+            lookback_days=lookback_days,
+        )
 
     def run(self) -> ReconcileResult:
         result = ReconcileResult()
@@ -190,7 +219,7 @@ class Reconciler:
             result.recovered = len(pending)
         today = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).date()
         horizon = today - dt.timedelta(days=self.lookback_days)
-        watermark = dt.date.fromisoformat(self.state.meta("watermark") or horizon.isoformat())
+        watermark = min(dt.date.fromisoformat(self.state.meta("watermark") or horizon.isoformat()), today)
         previous_complete = int(self.state.meta("complete_before_ms") or 0)
         complete_before = self.source.complete_before_ms()
         window = {
@@ -223,7 +252,7 @@ class Reconciler:
         result.malformed_rows = self.source.report.malformed_rows - malformed_before
         new_watermark = watermark
         if seen is not None:
-            new_watermark = max(watermark, seen - dt.timedelta(days=self.watermark_overlap_days))
+            new_watermark = min(max(watermark, seen - dt.timedelta(days=self.watermark_overlap_days)), seen)
         result.watermark = new_watermark.isoformat()
         self.state.stage([], {"watermark": new_watermark.isoformat(), "complete_before_ms": str(complete_before)})
         self.state.commit_outbox()
