@@ -1,0 +1,1 @@
+"""Conformance measurements of the emulator against the Databricks connectors' own test suites."""
