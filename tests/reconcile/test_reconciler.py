@@ -225,3 +225,18 @@ def test_the_reconciler_resource_is_stable_across_runs_and_overridable(world, mo
     monkeypatch.setenv("OTEL_SERVICE_NAME", "billing")
     overridden = world.reconciler().resource.attributes
     assert (overridden["service.name"], overridden["service.instance.id"]) == ("billing", "cron-1")
+
+
+def test_a_watermark_in_the_future_is_pulled_back_so_later_billing_is_still_read(world):
+    StateStore(world.state_path).stage([], {"watermark": "2099-01-01"})
+    StateStore(world.state_path).commit_outbox()
+    world.usage(2.0, job_run_id="42", custom_tags={"otel_trace_id": TRACE, "otel_span_id": SPAN})
+    result = world.reconciler().run()
+    assert result.emitted == 1
+    assert dt.date.fromisoformat(result.watermark) <= dt.date.fromtimestamp(world.now_ms / 1000)
+
+
+def test_a_negative_lookback_is_refused_by_name(world):
+    source = SqlBillingSource(world.tables.connect(), clock=lambda: world.now_ms / 1000)
+    with pytest.raises(ValueError, match="lookback_days=-3"):
+        Reconciler(source, world.exporter, StateStore(world.state_path), lookback_days=-3)

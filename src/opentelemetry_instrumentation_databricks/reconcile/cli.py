@@ -64,7 +64,9 @@ def _existing_directory(text: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="databricks-otel-reconcile", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="databricks-otel-reconcile", description=__doc__.split("\n\n")[0].replace("``", "")
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="put billed cost that arrived since the last run into the traces")
     run.add_argument("--state", required=True, help="the state store (SQLite file; created on the first run)")

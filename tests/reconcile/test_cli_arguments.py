@@ -1,0 +1,68 @@
+"""databricks-otel-reconcile refuses bad arguments with a usage error that names the option, before any connection."""
+
+from __future__ import annotations
+
+import pytest
+
+from opentelemetry_instrumentation_databricks.reconcile.cli import _parser, main
+
+
+def _refused(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_a_negative_lookback_is_a_usage_error_not_a_watermark_in_the_future(capsys, tmp_path):
+    err = _refused(capsys, ["run", "--state", str(tmp_path / "s.sqlite"), "--lookback-days", "-3"])
+    assert "--lookback-days" in err and "future" in err and "Traceback" not in err
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+@pytest.mark.parametrize("discount", ["-5", "0", "7", "lots"])
+def test_a_discount_outside_zero_to_one_is_a_usage_error(capsys, tmp_path, discount):
+    err = _refused(capsys, ["run", "--state", str(tmp_path / "s.sqlite"), "--discount", discount])
+    assert "--discount" in err and "Traceback" not in err
+
+
+def test_accuracy_on_a_mistyped_state_says_so_instead_of_reporting_nothing(capsys, tmp_path):
+    (tmp_path / "records").mkdir()
+    err = _refused(
+        capsys,
+        [
+            "accuracy",
+            "--since",
+            "2026-11-01",
+            "--state",
+            str(tmp_path / "typo.sqlite"),
+            "--records",
+            str(tmp_path / "records"),
+        ],
+    )
+    assert "--state" in err and "typo.sqlite" in err
+    assert not (tmp_path / "typo.sqlite").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "accuracy"])
+def test_a_missing_records_directory_is_reported(capsys, tmp_path, command):
+    state = tmp_path / "s.sqlite"
+    state.touch()
+    argv = [command, "--state", str(state), "--records", str(tmp_path / "nosuch")]
+    if command == "accuracy":
+        argv += ["--since", "2026-11-01"]
+    err = _refused(capsys, argv)
+    assert "--records" in err and "nosuch" in err
+
+
+def test_every_option_has_help_text_and_the_help_shows_no_markup(capsys):
+    commands = next(action for action in _parser()._actions if action.choices)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "``" not in capsys.readouterr().out
+    for name, command in commands.choices.items():
+        undescribed = [action.option_strings for action in command._actions if not action.help]
+        assert undescribed == [], name
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        assert "``" not in capsys.readouterr().out
