@@ -307,7 +307,9 @@ class HttpApp:
             if self.router.allowed_methods(request.path):
                 error = ApiError(405, "BAD_REQUEST", f"{request.method} is not allowed on {request.path}.")
             else:
-                error = ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.path}'.")
+                error = ApiError(
+                    501, "NOT_IMPLEMENTED", f"The emulator does not implement '{request.method} {request.path}'."
+                )
             return Response.of_json(error.body(), error.status)
         route, request.params = found
         if not self._authorized(request):

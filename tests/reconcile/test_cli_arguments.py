@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from opentelemetry_instrumentation_databricks.reconcile.cli import _parser, main
+from opentelemetry_instrumentation_databricks.reconcile.wiring import RETRY_BUDGET_SECONDS, connect_arguments
 
 
 def _refused(capsys, argv: list[str]) -> str:
@@ -66,3 +67,10 @@ def test_every_option_has_help_text_and_the_help_shows_no_markup(capsys):
         with pytest.raises(SystemExit):
             main([name, "--help"])
         assert "``" not in capsys.readouterr().out
+
+
+def test_billing_connections_give_up_on_an_unreachable_warehouse_within_the_clis_own_budget():
+    arguments = connect_arguments("http://127.0.0.1:9", "/sql/1.0/warehouses/abc", "token")
+    assert arguments["_retry_stop_after_attempts_duration"] == RETRY_BUDGET_SECONDS <= 120
+    assert arguments["_retry_stop_after_attempts_count"] <= 5
+    assert arguments["enable_telemetry"] is False

@@ -15,6 +15,10 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+RETRY_BUDGET_SECONDS = 120.0
+"""How long one billing connection may retry an unreachable warehouse (the connector's own default is 900 s)."""
+RETRY_ATTEMPTS = 5
+
 
 def billing_warehouse(
     host: str | None,
@@ -46,6 +50,8 @@ def connect_arguments(host: str, http_path: str, token: str | None) -> dict[str,
         "http_path": http_path,
         "access_token": token,
         "enable_telemetry": False,
+        "_retry_stop_after_attempts_duration": RETRY_BUDGET_SECONDS,
+        "_retry_stop_after_attempts_count": RETRY_ATTEMPTS,
     }
     if url.scheme == "http":
         arguments["_connection_uri"] = f"http://{url.netloc}/{http_path.lstrip('/')}"

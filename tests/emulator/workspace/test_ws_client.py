@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from databricks.sdk.errors import InternalError, PermissionDenied, Unauthenticated
+from databricks.sdk.errors import DatabricksError, InternalError, NotImplemented, PermissionDenied, Unauthenticated
 from databricks.sdk.service import jobs
 
 from databricks_emulator import Fault
@@ -68,3 +68,15 @@ def test_a_malformed_response_fails_fast_with_a_json_error(ws, w, no_sleep):
     with pytest.raises(requests.exceptions.JSONDecodeError):
         w.jobs.get_run(run_id)
     assert w.jobs.get_run(run_id).run_id == run_id
+
+
+def test_an_unknown_route_is_not_implemented_and_names_the_route(w, no_sleep):
+    with pytest.raises(NotImplemented) as raised:
+        w.api_client.do("GET", "/api/2.0/no-such-service/things", query={"id": "1"})
+    assert "GET /api/2.0/no-such-service/things" in str(raised.value)
+
+
+def test_a_known_route_with_another_method_is_method_not_allowed_naming_both(w, no_sleep):
+    with pytest.raises(DatabricksError) as raised:
+        w.api_client.do("DELETE", "/api/2.2/jobs/runs/get")
+    assert "DELETE is not allowed on /api/2.2/jobs/runs/get" in str(raised.value)
