@@ -78,3 +78,13 @@ def test_run_and_accuracy_reach_an_http_warehouse_and_report_as_table_and_json(l
     report = {row["method"]: row for row in json.loads(accuracy.stdout)}
     assert {"sql_warehouse", "jobs_classic", "jobs_serverless", "dlt"} <= set(report)
     assert all(row["count"] > 0 and row["billed_usd"] > 0 for row in report.values())
+
+
+def test_a_warehouse_that_does_not_exist_is_one_line_naming_it_not_a_traceback(tmp_path):
+    with Emulator() as ws, OtlpReceiver() as receiver:
+        done = reconcile(
+            ws, receiver, "run", "--state", str(tmp_path / "s.sqlite"), "--http-path", "/sql/1.0/warehouses/nosuch"
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "/sql/1.0/warehouses/nosuch" in done.stderr and "exists" in done.stderr

@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _accuracy(arguments)
     from .reconciler import Reconciler, reconciler_resource
     from .state import StateStore
-    from .wiring import build_meter_provider
+    from .wiring import BillingWarehouseUnreachable, build_meter_provider
 
     meter_provider = build_meter_provider(reconciler_resource(StateStore(arguments.state)))
     reconciler = Reconciler.from_environment(
@@ -124,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemTablesUnavailable as error:
         print(f"databricks-otel-reconcile: {error}", file=sys.stderr)
         return 2
+    except BillingWarehouseUnreachable as error:
+        _logger.debug("billing connection failed", exc_info=True)
+        print(f"databricks-otel-reconcile: {error}; the watermark is kept", file=sys.stderr)
+        return 1
     except Exception as error:
         _logger.exception("reconciliation stopped; the watermark is kept and the next run continues")
         print(f"databricks-otel-reconcile: {error}", file=sys.stderr)

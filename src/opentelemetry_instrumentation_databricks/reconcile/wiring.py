@@ -20,6 +20,17 @@ RETRY_BUDGET_SECONDS = 120.0
 RETRY_ATTEMPTS = 5
 
 
+class BillingWarehouseUnreachable(ConnectionError):
+    """No session could be opened on the billing warehouse: it does not exist, is not running, or refuses the token."""
+
+    def __init__(self, host: str, http_path: str, error: BaseException) -> None:
+        super().__init__(
+            f"cannot open a session on the SQL warehouse {http_path} at {host} ({type(error).__name__}: {error}). "
+            "Check that the warehouse exists and runs (--warehouse-id / --http-path, DATABRICKS_WAREHOUSE_ID / "
+            "DATABRICKS_HTTP_PATH) and that the token may use it"
+        )
+
+
 def billing_warehouse(
     host: str | None,
     http_path: str | None,
@@ -79,7 +90,10 @@ def connection_factory(
     def connect() -> Any:
         from databricks import sql
 
-        return sql.connect(**arguments)
+        try:
+            return sql.connect(**arguments)
+        except Exception as error:
+            raise BillingWarehouseUnreachable(found[0], found[1], error) from error
 
     return connect
 
