@@ -182,3 +182,35 @@ def test_our_configurator_installs_the_cost_reconciling_processor_by_default(run
     assert receiver.metrics("databricks.cost.estimated")
     lookups = [r for r in workspace.query_history if "system.billing.usage" in r.statement_text]
     assert lookups and all(r.execution_status == "FINISHED" for r in lookups)
+
+
+def documented_command(readme: Path) -> str:
+    """The launcher command of ``readme``'s first sh block, continuation lines joined, install lines left out."""
+    block = readme.read_text().split("```sh\n", 1)[1].split("```", 1)[0]
+    command = block.replace("\\\n", " ")
+    (line,) = [
+        line for line in command.splitlines() if "opentelemetry-instrument " in line and not line.startswith("pip")
+    ]
+    return line
+
+
+def test_the_documented_zero_code_command_exports_as_written(workspace):
+    """The example's README command, run by a shell as written: only the port of the collector it names (4318) is
+    the test receiver's, and ``python`` / ``opentelemetry-instrument`` are this environment's."""
+    command = documented_command(APP.parent / "README.md")
+    assert "http://localhost:4318" in command
+    with OtlpReceiver("http/protobuf") as receiver:
+        shell = (
+            command.replace("http://localhost:4318", receiver.endpoint)
+            .replace("opentelemetry-instrument ", f"{LAUNCHER} ")
+            .replace(" python ", f" {sys.executable} ")
+        )
+        environ = child_environment(workspace, receiver)
+        for variable in ("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"):
+            del environ[variable]
+        done = subprocess.run(
+            ["bash", "-c", shell], env=environ, cwd=APP.parents[2], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        names = {span.name for span in receiver.spans()}
+    assert {"SELECT", "databricks.jobs.run"} <= names
