@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.subprocess
 
-USER_TESTS = '''
+USER_TESTS = """
 from databricks import sql
 from databricks.sdk.service import jobs
 
@@ -26,7 +26,7 @@ def test_a_job_run_settles_without_sleeping(databricks_workspace_client):
 
 def test_the_workspace_is_one_per_session(databricks_emulator):
     assert len(databricks_emulator.query_history) == 1
-'''
+"""
 
 
 def test_a_users_suite_runs_its_connector_and_sdk_code_against_the_plugins_workspace(pytester):

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
+from ..attributes import BILLING_UNIT_KIND, COST_ATTRIBUTION
 from .query import UNATTRIBUTED_KINDS
-from .spans import BILLING_UNIT_KIND, COST_ATTRIBUTION
 
 DBU_BILLED = "databricks.dbu.billed"
 COST_BILLED = "databricks.cost.billed"

@@ -50,20 +50,10 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from ..attributes import COMPUTE_TYPE
+from ..attributes import COMPUTE_TYPE, COST_BILLED_USD, COST_ESTIMATE_ERROR, COST_SOURCE, COST_STATUS, DBU_BILLED
 from .keys import ReconcileKey, attributes_of, key_of
 from .source import BilledCost, BillingSource
-from .spans import (
-    BILLING,
-    COST_BILLED_USD,
-    COST_ESTIMATE_ERROR,
-    COST_SOURCE,
-    COST_STATUS,
-    DBU_BILLED,
-    PENDING,
-    estimate_error,
-    with_attributes,
-)
+from .spans import BILLING, PENDING, estimate_error, with_attributes
 
 _logger = logging.getLogger(__name__)
 

@@ -78,27 +78,26 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from ..attributes import COMPUTE_TYPE, WAREHOUSE_ID
+from ..attributes import (
+    BILLING_DELTA,
+    BILLING_PARENT,
+    BILLING_UNIT_ID,
+    BILLING_UNIT_KIND,
+    COMPUTE_TYPE,
+    COST_ATTRIBUTION,
+    COST_BILLED_USD,
+    COST_ESTIMATE_ERROR,
+    COST_SOURCE,
+    DBU_BILLED,
+    WAREHOUSE_ID,
+)
 from ..version import __version__
 from .keys import CLUSTER, NOTEBOOK, STATEMENT
 from .metrics import BilledCostMetrics
 from .query import WAREHOUSE_IDLE
 from .records import SpanIdRecords, SpanRecord
 from .source import BilledCost, SqlBillingSource
-from .spans import (
-    BILLING_DELTA,
-    BILLING_PARENT,
-    BILLING_UNIT_ID,
-    BILLING_UNIT_KIND,
-    COST_ATTRIBUTION,
-    COST_BILLED_USD,
-    COST_ESTIMATE_ERROR,
-    COST_SOURCE,
-    DBU_BILLED,
-    billing_span,
-    deterministic_span_id,
-    deterministic_trace_id,
-)
+from .spans import billing_span, deterministic_span_id, deterministic_trace_id
 from .state import Emitted, OutboxEntry, StateStore
 
 _logger = logging.getLogger(__name__)

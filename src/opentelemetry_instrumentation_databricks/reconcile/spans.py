@@ -16,23 +16,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 
-from ..attributes import COST_ESTIMATED_USD, DBU_ESTIMATED
+from ..attributes import (
+    COST_ESTIMATED_USD,
+    DBU_ESTIMATED,
+)
 from .keys import attributes_of
-
-DBU_BILLED = "databricks.dbu.billed"
-COST_BILLED_USD = "databricks.cost.billed_usd"
-COST_SOURCE = "databricks.cost.source"
-COST_STATUS = "databricks.cost.status"
-COST_ESTIMATE_ERROR = "databricks.cost.estimate_error"
-"""``(estimated - billed) / billed`` in dollars (DBUs when no price matched): +0.25 means the estimate was 25% high."""
-BILLING_UNIT_KIND = "databricks.billing.unit.kind"
-BILLING_UNIT_ID = "databricks.billing.unit.id"
-BILLING_DELTA = "databricks.billing.delta"
-"""``true`` on a billing span that carries a correction (RETRACTION/RESTATEMENT) on top of what was emitted before."""
-BILLING_PARENT = "databricks.billing.parent"
-"""Where the parent came from: ``span_record`` (ids recorded at span time), ``tags`` (Databricks tags) or ``none``."""
-COST_ATTRIBUTION = "databricks.cost.attribution"
-"""``attributed`` or ``unattributed`` (idle warehouse time, usage of no known unit)."""
 
 PENDING = "pending"
 BILLING = "billing"
