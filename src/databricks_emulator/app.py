@@ -24,6 +24,7 @@ SERVICE_MODULES = (
     "databricks_emulator.jobs",
     "databricks_emulator.commands",
     "databricks_emulator.system_tables",
+    "databricks_emulator.admin",
 )
 
 

@@ -10,12 +10,16 @@ from datetime import datetime, timezone
 class Clock:
     """Simulated time for the emulated workspace.
 
-    ``Clock()`` follows the wall clock; ``Clock(frozen=True)`` stands still until ``advance()`` moves it.
+    ``Clock()`` follows the wall clock; ``Clock(speed=60)`` runs 60 times faster (an hour-long job run takes a
+    minute); ``Clock(frozen=True)`` stands still until ``advance()`` moves it.
     Either way ``advance(seconds)`` jumps ahead at once, which is how tests and examples live through hours of
     job runs and billing delays without sleeping.
     """
 
-    def __init__(self, start: datetime | float | None = None, *, frozen: bool = False) -> None:
+    def __init__(self, start: datetime | float | None = None, *, frozen: bool = False, speed: float = 1.0) -> None:
+        if not (isinstance(speed, (int, float)) and 0 < speed < float("inf")):
+            raise ValueError(f"Clock(speed={speed!r}): simulated seconds per wall-clock second, a number > 0")
+        self.speed = float(speed)
         if isinstance(start, datetime):
             start = start.timestamp()
         self._start = time.time() if start is None else float(start)
@@ -31,7 +35,7 @@ class Clock:
 
     def time(self) -> float:
         """Seconds since the epoch, as the emulated workspace sees them."""
-        elapsed = 0.0 if self._frozen else time.monotonic() - self._origin
+        elapsed = 0.0 if self._frozen else (time.monotonic() - self._origin) * self.speed
         return self._start + elapsed + self._offset
 
     def now(self) -> datetime:
