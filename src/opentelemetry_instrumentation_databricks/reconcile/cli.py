@@ -42,13 +42,12 @@ def _days(text: str) -> int:
 
 
 def _discount(text: str) -> float:
+    from .wiring import parse_discount
+
     try:
-        factor = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number (0.8 = 20%% off list price)") from None
-    if not 0.0 < factor <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a factor on list price in (0, 1]: 0.8 = 20%% off, 1 = list")
-    return factor
+        return parse_discount(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _existing_file(text: str) -> str:

@@ -36,6 +36,7 @@ from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from ..config import Option, finite_number, parse_bool
+from .wiring import MAX_DISCOUNT, parse_discount
 
 _logger = logging.getLogger(__name__)
 
@@ -62,21 +63,10 @@ def _parse_held(value: Any) -> int:
     return held
 
 
-def _parse_discount(value: Any) -> float:
-    discount = finite_number(value, "a factor on list price, e.g. 0.8 for 20% off")
-    if not 0.0 < discount <= MAX_DISCOUNT:
-        raise ValueError(
-            f"a factor on list price between 0 (exclusive) and {MAX_DISCOUNT:g}, e.g. 0.8 for 20% off; "
-            f"{discount:g} would bill {discount:g}x the list price"
-        )
-    return discount
-
-
 def _parse_directory(value: Any) -> str:
     return str(value).strip()
 
 
-MAX_DISCOUNT = 1.0
 RECONCILE_OPTIONS: tuple[Option, ...] = (
     Option(
         "reconcile",
@@ -105,7 +95,7 @@ RECONCILE_OPTIONS: tuple[Option, ...] = (
         "discount",
         RECONCILE_DISCOUNT,
         1.0,
-        _parse_discount,
+        parse_discount,
         f"Your price as a factor of list price (0.8 = 20% off), in (0, {MAX_DISCOUNT:g}].",
     ),
     Option(

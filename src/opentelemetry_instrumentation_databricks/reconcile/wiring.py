@@ -15,6 +15,10 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+from ..config import finite_number
+
+MAX_DISCOUNT = 1.0
+"""The largest price factor the CLI and the configurator accept: a factor above 1 would bill above list price."""
 RETRY_BUDGET_SECONDS = 120.0
 """How long one billing connection may retry an unreachable warehouse (the connector's own default is 900 s)."""
 RETRY_ATTEMPTS = 5
@@ -134,3 +138,14 @@ def build_meter_provider(resource: Any = None) -> Any:
         exporter = OTLPMetricExporter()
     readers = [PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)]
     return MeterProvider(metric_readers=readers, **({"resource": resource} if resource is not None else {}))
+
+
+def parse_discount(value: Any) -> float:
+    """A discount factor on list price in (0, ``MAX_DISCOUNT``]; ``ValueError`` saying what is expected otherwise."""
+    discount = finite_number(value, "a factor on list price, e.g. 0.8 for 20% off")
+    if not 0.0 < discount <= MAX_DISCOUNT:
+        raise ValueError(
+            f"a factor on list price between 0 (exclusive) and {MAX_DISCOUNT:g}, e.g. 0.8 for 20% off; "
+            f"{discount:g} would bill {discount:g}x the list price"
+        )
+    return discount
