@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 import threading
@@ -22,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .app import DEFAULT_TOKEN, Emulator
-from .clock import Clock
+from .clock import Clock, checked_speed
 from .workspace import WAREHOUSE_SIZES
 
 
@@ -59,12 +58,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _speed(text: str) -> float:
     try:
-        speed = float(text)
+        return checked_speed(float(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (speed > 0 and math.isfinite(speed)):
-        raise argparse.ArgumentTypeError(f"{text} is not a speed > 0")
-    return speed
+        raise argparse.ArgumentTypeError(f"{text!r} is not a speed: give a finite number > 0, e.g. 60") from None
 
 
 def _advance_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,13 @@ import time
 from datetime import datetime, timezone
 
 
+def checked_speed(speed: object) -> float:
+    """``speed`` as simulated seconds per wall-clock second: a finite number > 0, else ``ValueError``."""
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0 < speed < float("inf"):
+        raise ValueError(f"speed={speed!r}: simulated seconds per wall-clock second, a finite number > 0")
+    return float(speed)
+
+
 class Clock:
     """Simulated time for the emulated workspace.
 
@@ -17,9 +24,7 @@ class Clock:
     """
 
     def __init__(self, start: datetime | float | None = None, *, frozen: bool = False, speed: float = 1.0) -> None:
-        if not (isinstance(speed, (int, float)) and 0 < speed < float("inf")):
-            raise ValueError(f"Clock(speed={speed!r}): simulated seconds per wall-clock second, a number > 0")
-        self.speed = float(speed)
+        self.speed = checked_speed(speed)
         if isinstance(start, datetime):
             start = start.timestamp()
         self._start = time.time() if start is None else float(start)
