@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping
 
+from ..rest import get_json
 from .estimate import CONFIGURED_SIZE, DEFAULT_SIZE, LOOKED_UP_SIZE
 from .rates import WAREHOUSE_DBU_PER_HOUR, WarehouseShape, canonical_warehouse_size
 
@@ -88,13 +88,8 @@ class WarehouseSizes:
                 )
 
     def _look_up(self, warehouse_id: str, base_url: str, headers: HeaderSource) -> None:
-        import urllib.request  # here, not at the top: it costs every importer of the package ~6 ms
-
-        request = urllib.request.Request(f"{base_url.rstrip('/')}/api/2.0/sql/warehouses/{warehouse_id}")
-        for name, value in headers().items():
-            request.add_header(name, value)
-        with urllib.request.urlopen(request, timeout=LOOKUP_TIMEOUT_SECONDS) as response:
-            info = json.load(response)
+        url = f"{base_url.rstrip('/')}/api/2.0/sql/warehouses/{warehouse_id}"
+        info = get_json(url, headers(), LOOKUP_TIMEOUT_SECONDS)
         size = canonical_warehouse_size(str(info.get("cluster_size", "")))
         if size is None:
             _logger.info(

@@ -20,7 +20,6 @@ priced as ``jobs_serverless``.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -45,6 +44,7 @@ from ..attributes import (
 from ..context import EMPTY
 from ..cost.compute import DLT
 from ..cost.model import estimate_attributes
+from ..rest import get_json
 from .runs import StartedRun, end_run_span, start_run_span
 
 if TYPE_CHECKING:
@@ -118,15 +118,9 @@ def read_end(client: Any, pipeline_id: Any, update_id: str) -> int | None:
     host = getattr(config, "host", None)
     if not pipeline_id or not host:
         return None
-    import urllib.request  # here, not at the top: it costs every importer of the package ~6 ms
-
     url = f"{str(host).rstrip('/')}/api/2.0/pipelines/{pipeline_id}/events?max_results={EVENTS_PAGE_SIZE}"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        for name, value in config.authenticate().items():
-            request.add_header(name, value)
-        with urllib.request.urlopen(request, timeout=EVENTS_TIMEOUT) as response:
-            page = json.load(response)
+        page = get_json(url, config.authenticate(), EVENTS_TIMEOUT)
     except Exception as exc:  # the event log is a better clock, not a requirement
         _logger.debug("could not read the events of pipeline update %s: %r", update_id, exc)
         return None
