@@ -25,7 +25,9 @@ def free_port() -> int:
 class PrometheusServer:
     """``prometheus`` scraping ``targets`` every second (the Debian binary's flags; no lifecycle API needed)."""
 
-    def __init__(self, directory: Path, targets: list[str], *, scrape_seconds: int = 1) -> None:
+    def __init__(
+        self, directory: Path, targets: list[str], *, scrape_seconds: int = 1, honor_labels: bool = False
+    ) -> None:
         if BINARY is None:
             raise RuntimeError("the prometheus binary is not on PATH")
         self.directory = directory
@@ -34,7 +36,8 @@ class PrometheusServer:
         static = ", ".join(f'"{target}"' for target in targets)
         config.write_text(
             f"global:\n  scrape_interval: {scrape_seconds}s\n  evaluation_interval: {scrape_seconds}s\n"
-            f"scrape_configs:\n  - job_name: databricks-workload\n    static_configs:\n"
+            f"scrape_configs:\n  - job_name: databricks-workload\n    honor_labels: {str(honor_labels).lower()}\n"
+            f"    static_configs:\n"
             f"      - targets: [{static}]\n"
         )
         self._log = (directory / "prometheus.log").open("wb")

@@ -4,11 +4,8 @@ http with the ``DATABRICKS_*`` variables, exporting with the real OTLP exporter 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -19,23 +16,15 @@ from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from opentelemetry_instrumentation_databricks.reconcile import SpanIdRecorder
 
 from ..otlp_receiver import OtlpReceiver
+from .reconcile_cli import run_reconcile
 
-COMMAND = str(Path(sys.executable).with_name("databricks-otel-reconcile"))
 DAY = 86400
 
 pytestmark = pytest.mark.subprocess
 
 
 def reconcile(ws: Emulator, receiver: OtlpReceiver, *arguments: str) -> subprocess.CompletedProcess:
-    environ = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "DATABRICKS_"))}
-    environ.update(
-        DATABRICKS_HOST=ws.host,
-        DATABRICKS_HTTP_PATH=ws.http_path,
-        DATABRICKS_TOKEN=ws.token,
-        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
-        OTEL_METRICS_EXPORTER="none",
-    )
-    return subprocess.run([COMMAND, *arguments], env=environ, capture_output=True, text=True, timeout=120)
+    return run_reconcile(ws, receiver.endpoint, *arguments)
 
 
 def test_run_and_accuracy_reach_an_http_warehouse_and_report_as_table_and_json(load_example, tmp_path):

@@ -1,0 +1,147 @@
+"""OTLP in, Prometheus exposition out: the part an OpenTelemetry Collector's ``prometheus`` exporter (or Prometheus'
+own OTLP receiver, 2.47+) plays between a short-lived process and Prometheus.
+
+The Debian Prometheus on these machines (2.42) has no OTLP receiver, and a cron-run CLI lives too briefly to be
+scraped, so tests put this relay in between: it decodes each OTLP/HTTP metrics export of the real exporter, keeps the
+latest cumulative point per series and serves them on ``/metrics``. The series identity follows the Collector:
+``job`` is ``service.namespace/service.name`` (or ``service.name``), ``instance`` is ``service.instance.id``, the
+point's attributes are the other labels (Prometheus scrapes with ``honor_labels: true`` to keep them). So a
+process that exports under a new instance id starts a new series, exactly as it would behind a Collector. Trace
+exports are accepted and dropped, as by a Collector whose only pipeline is for metrics.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from ..otlp_receiver import attributes_of
+
+_NOT_A_NAME = re.compile(r"[^a-zA-Z0-9_]")
+SeriesKey = tuple[str, str, str, tuple[tuple[str, str], ...]]
+
+
+def prometheus_name(name: str, monotonic_sum: bool) -> str:
+    base = _NOT_A_NAME.sub("_", name)
+    return f"{base}_total" if monotonic_sum and not base.endswith("_total") else base
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class OtlpPrometheusRelay:
+    """``endpoint`` takes OTLP/HTTP metrics (``OTEL_EXPORTER_OTLP_ENDPOINT``); ``target`` is what Prometheus scrapes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._series: dict[SeriesKey, tuple[str, float]] = {}
+        self._http: ThreadingHTTPServer | None = None
+        self.exports = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.target}"
+
+    @property
+    def target(self) -> str:
+        assert self._http is not None, "relay not started"
+        return f"127.0.0.1:{self._http.server_address[1]}"
+
+    def keep(self, request: metrics_service_pb2.ExportMetricsServiceRequest) -> None:
+        with self._lock:
+            self.exports += 1
+            for resource_metrics in request.resource_metrics:
+                resource = attributes_of(resource_metrics.resource.attributes)
+                service = str(resource.get("service.name", "unknown_service"))
+                namespace = resource.get("service.namespace")
+                job = f"{namespace}/{service}" if namespace else service
+                instance = str(resource.get("service.instance.id", ""))
+                for scope_metrics in resource_metrics.scope_metrics:
+                    for metric in scope_metrics.metrics:
+                        self._keep_metric(job, instance, metric)
+
+    def _keep_metric(self, job: str, instance: str, metric: Any) -> None:
+        kind = metric.WhichOneof("data")
+        if kind not in ("sum", "gauge"):
+            return
+        data = getattr(metric, kind)
+        counter = kind == "sum" and data.is_monotonic
+        name = prometheus_name(metric.name, counter)
+        for point in data.data_points:
+            attributes = attributes_of(point.attributes)
+            labels = tuple(sorted((_NOT_A_NAME.sub("_", key), str(value)) for key, value in attributes.items()))
+            value = point.as_double if point.WhichOneof("value") == "as_double" else float(point.as_int)
+            self._series[(name, job, instance, labels)] = ("counter" if counter else "gauge", value)
+
+    def exposition(self) -> str:
+        with self._lock:
+            series = sorted(self._series.items())
+        lines, typed = [], set()
+        for (name, job, instance, labels), (kind, value) in series:
+            if name not in typed:
+                lines.append(f"# TYPE {name} {kind}")
+                typed.add(name)
+            pairs = [("job", job), ("instance", instance), *labels]
+            rendered = ",".join(f'{key}="{_escape(value)}"' for key, value in pairs)
+            lines.append(f"{name}{{{rendered}}} {value!r}")
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> OtlpPrometheusRelay:
+        handler = type("Handler", (_RelayHandler,), {"relay": self})
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._http.daemon_threads = True
+        threading.Thread(target=self._http.serve_forever, name="otlp-prometheus-relay", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+
+    def __enter__(self) -> OtlpPrometheusRelay:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class _RelayHandler(BaseHTTPRequestHandler):
+    relay: OtlpPrometheusRelay
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding", "") == "gzip":
+            body = gzip.decompress(body)
+        if self.path == "/v1/metrics":
+            request = metrics_service_pb2.ExportMetricsServiceRequest()
+            request.ParseFromString(body)
+            self.relay.keep(request)
+            self._answer(200, metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString())
+        elif self.path == "/v1/traces":
+            self._answer(200, trace_service_pb2.ExportTraceServiceResponse().SerializeToString())
+        else:
+            self._answer(404, b"", "text/plain")
+
+    def do_GET(self) -> None:
+        if self.path != "/metrics":
+            self._answer(404, b"", "text/plain")
+            return
+        self._answer(200, self.relay.exposition().encode(), "text/plain; version=0.0.4")
+
+    def _answer(self, status: int, body: bytes, content_type: str = "application/x-protobuf") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
