@@ -74,3 +74,11 @@ def test_billing_connections_give_up_on_an_unreachable_warehouse_within_the_clis
     assert arguments["_retry_stop_after_attempts_duration"] == RETRY_BUDGET_SECONDS <= 120
     assert arguments["_retry_stop_after_attempts_count"] <= 5
     assert arguments["enable_telemetry"] is False
+
+
+@pytest.mark.parametrize("discount", [-1, 0, 1.5, 7, float("nan")])
+def test_the_billing_source_refuses_the_discounts_the_cli_refuses(discount):
+    from opentelemetry_instrumentation_databricks.reconcile.source import SqlBillingSource
+
+    with pytest.raises(ValueError, match=r"discount=.*factor on list price"):
+        SqlBillingSource(lambda: None, discount=discount)

@@ -50,6 +50,7 @@ from .query import (
     keyed_billing_sql,
     safe_keys,
 )
+from .wiring import parse_discount
 
 _logger = logging.getLogger(__name__)
 
@@ -204,9 +205,10 @@ class SqlBillingSource:
         clock: Callable[[], float] = time.time,
         fetch_size: int = 10_000,
     ) -> None:
-        if not 0.0 < discount <= 10.0:
-            raise ValueError(f"discount={discount!r}: a factor on list price, e.g. 0.8 for 20% off")
-        self.discount = discount
+        try:
+            self.discount = parse_discount(discount)
+        except ValueError as error:
+            raise ValueError(f"discount={discount!r}: {error}") from None
         self.history_latency_seconds = history_latency_seconds
         self.coverage_slack_seconds = coverage_slack_seconds
         self.clock = clock
