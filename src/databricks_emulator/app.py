@@ -17,6 +17,7 @@ DEFAULT_TOKEN = "dapi-emulator-0000000000000000"
 SERVICE_MODULES = (
     "databricks_emulator.sql.thrift",
     "databricks_emulator.sql.statements",
+    "databricks_emulator.sql.links",
     "databricks_emulator.warehouses",
     "databricks_emulator.discovery",
     "databricks_emulator.clusters",
