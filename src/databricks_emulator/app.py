@@ -117,6 +117,22 @@ class Emulator:
         return SqlService.of(self.workspace)
 
     @property
+    def result_delivery(self):
+        """How results travel (:class:`~.sql.delivery.ResultSettings`): rows per chunk, when Thrift clients get
+        cloud-fetch links, the inline limit. ``ws.result_delivery.chunk_rows = 10`` pages a 25-row result."""
+        from .sql.delivery import ResultSettings
+
+        return ResultSettings.of(self.workspace)
+
+    @property
+    def result_files(self):
+        """The downloadable result files behind cloud-fetch and ``EXTERNAL_LINKS`` links
+        (:class:`~.sql.links.ResultFiles`: ``lifetime_seconds``, ``max_bytes``, ``evicted``, ``downloads``)."""
+        from .sql.links import ResultFiles
+
+        return ResultFiles.of(self.workspace)
+
+    @property
     def query_history(self) -> list:
         """A snapshot of every SQL statement run so far (:class:`~.sql.history.QueryRecord`), oldest first."""
         return self.sql.history.records()

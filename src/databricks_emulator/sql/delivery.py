@@ -34,9 +34,8 @@ class ResultSettings:
 
     ``chunk_rows``: rows per Arrow batch, result file and Statement Execution chunk. ``cloud_fetch_min_bytes``:
     a Thrift result whose Arrow data is larger goes by links when the client can download (the connector's
-    default, ``use_cloud_fetch=True``); 0 sends every Arrow result by link. ``inline_limit_bytes``: the largest
-    result ``INLINE`` (or the inline half of ``INLINE_OR_EXTERNAL_LINKS``) serves, as Databricks' 25 MiB; a
-    larger ``INLINE`` result fails the statement with ``BAD_REQUEST`` rather than arrive cut short.
+    default, ``use_cloud_fetch=True``); 0 sends every Arrow result by link. ``inline_limit_bytes``: with
+    ``INLINE_OR_EXTERNAL_LINKS``, results up to this size (Databricks' 25 MiB) come inline, larger ones by link.
     """
 
     chunk_rows: int = DEFAULT_CHUNK_ROWS
