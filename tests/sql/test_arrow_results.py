@@ -39,7 +39,9 @@ def test_fetchmany_arrow_then_fetchone_then_fetchall_arrow_continue_each_other(i
     assert span.attributes["db.response.returned_rows"] == 100
 
 
-def test_cloud_fetch_result_arrives_complete_and_the_span_counts_it(instrument, connect, protocol, emulator, monkeypatch):
+def test_cloud_fetch_result_arrives_complete_and_the_span_counts_it(
+    instrument, connect, protocol, emulator, monkeypatch
+):
     monkeypatch.setattr(emulator.result_delivery, "cloud_fetch_min_bytes", 0)
     monkeypatch.setattr(emulator.result_delivery, "chunk_rows", 1000)
     downloads = emulator.result_files.downloads
