@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -45,9 +45,10 @@ def test_select_literals_of_every_common_type(connect):
         "héllo",
         True,
         date(2024, 2, 29),
-        datetime(2024, 1, 1, 10, 11, 12, 500000),
+        datetime(2024, 1, 1, 10, 11, 12, 500000, tzinfo=timezone.utc),
         None,
     )
+    assert row[7].utcoffset().total_seconds() == 0
     assert [column[0] for column in description] == ["i", "b", "d", "dec", "s", "t", "dt", "ts", "n"]
     assert [column[1] for column in description] == [
         "int",

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import duckdb
 
@@ -91,6 +92,8 @@ class Statement:
     canceled: bool = False
     closed: bool = False
     position: int = 0
+    delivery: Any = None
+    """How the protocol that ran it serves its result (e.g. :class:`.thrift_results.ThriftDelivery`)."""
 
     def state(self, now: float) -> str:
         """``PENDING``, ``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``CANCELED`` or ``CLOSED`` at simulated ``now``."""
