@@ -79,18 +79,37 @@ def _date(day: dt.date) -> str:
     return f"DATE'{day.isoformat()}'"
 
 
-def _priced_usage(horizon: dt.date, discount: float) -> str:
-    """Every usage row since ``horizon``, with its unit kind and id and its price in dollars."""
-    return f"""priced AS (
-  SELECT
-    CASE
+USAGE_KIND = f"""CASE
       WHEN u.usage_metadata.job_run_id IS NOT NULL THEN '{JOB_RUN}'
       WHEN u.usage_metadata.dlt_update_id IS NOT NULL THEN '{PIPELINE_UPDATE}'
       WHEN u.usage_metadata.warehouse_id IS NOT NULL THEN 'warehouse'
       WHEN u.usage_metadata.notebook_id IS NOT NULL THEN '{NOTEBOOK}'
       WHEN u.usage_metadata.cluster_id IS NOT NULL THEN '{CLUSTER}'
       ELSE '{OTHER}'
-    END AS kind,
+    END"""
+"""The unit kind of a usage row ``u``: what its ``usage_metadata`` names first."""
+
+PRICED_USAGE_FROM = """FROM system.billing.usage AS u
+  LEFT JOIN system.billing.list_prices AS p
+    ON p.sku_name = u.sku_name
+    AND p.cloud = u.cloud
+    AND p.usage_unit = u.usage_unit
+    AND p.currency_code = 'USD'
+    AND u.usage_end_time > p.price_start_time
+    AND (p.price_end_time IS NULL OR u.usage_end_time <= p.price_end_time)"""
+"""Usage rows ``u`` with the list price ``p`` in force when each row's usage ended (``p`` NULL when none matched)."""
+
+
+def usd_sql(discount: float) -> str:
+    """Dollars of usage row ``u`` at list price ``p`` times ``discount`` (NULL when unpriced)."""
+    return f"CAST(u.usage_quantity AS DOUBLE) * CAST(p.pricing.effective_list.default AS DOUBLE) * {float(discount)!r}"
+
+
+def _priced_usage(horizon: dt.date, discount: float) -> str:
+    """Every usage row since ``horizon``, with its unit kind and id and its price in dollars."""
+    return f"""priced AS (
+  SELECT
+    {USAGE_KIND} AS kind,
     u.usage_metadata.job_run_id AS job_run_id,
     u.usage_metadata.dlt_update_id AS dlt_update_id,
     u.usage_metadata.warehouse_id AS warehouse_id,
@@ -102,17 +121,10 @@ def _priced_usage(horizon: dt.date, discount: float) -> str:
     unix_millis(u.usage_start_time) AS start_ms,
     unix_millis(u.usage_end_time) AS end_ms,
     CAST(u.usage_quantity AS DOUBLE) AS dbu,
-    CAST(u.usage_quantity AS DOUBLE) * CAST(p.pricing.effective_list.default AS DOUBLE) * {float(discount)!r} AS usd,
+    {usd_sql(discount)} AS usd,
     u.custom_tags['{TRACE_ID_TAG}'] AS trace_tag,
     u.custom_tags['{SPAN_ID_TAG}'] AS span_tag
-  FROM system.billing.usage AS u
-  LEFT JOIN system.billing.list_prices AS p
-    ON p.sku_name = u.sku_name
-    AND p.cloud = u.cloud
-    AND p.usage_unit = u.usage_unit
-    AND p.currency_code = 'USD'
-    AND u.usage_end_time > p.price_start_time
-    AND (p.price_end_time IS NULL OR u.usage_end_time <= p.price_end_time)
+  {PRICED_USAGE_FROM}
   WHERE u.usage_date >= {_date(horizon)}
 )"""
 
@@ -131,8 +143,15 @@ _OVERLAP = "GREATEST(0, LEAST(k.window_end_ms, p.end_ms) - GREATEST(k.window_sta
 _WINDOW_FRACTION = f"{_OVERLAP} / GREATEST(1, p.end_ms - p.start_ms)"
 
 
-def _statement_shares(history_horizon_ms: int, complete_before_ms: int, hour_filter: str, statement_filter: str) -> str:
-    """CTEs ``hours`` (complete warehouse-hours with their cost), ``shares`` (statement x hour) and ``loads``."""
+def _statement_shares(
+    history_horizon_ms: int,
+    complete_before_ms: int,
+    hour_filter: str,
+    statement_filter: str,
+    statement_value: str = "CAST(NULL AS STRING)",
+) -> str:
+    """CTEs ``hours`` (complete warehouse-hours with their cost), ``shares`` (statement x hour), ``loads`` and
+    ``apportioned``; ``statement_value`` (an expression over query history ``h``) is carried as ``value``."""
     return f"""hours AS (
   SELECT p.warehouse_id, p.start_ms, p.end_ms,
     SUM(p.dbu) AS dbu, SUM(p.usd) AS usd, COUNT(*) AS row_count, COUNT_IF(p.usd IS NULL) AS unpriced_rows,
@@ -148,7 +167,8 @@ statements AS (
     CAST(COALESCE(h.total_task_duration_ms, 0) + COALESCE(h.compilation_duration_ms, 0)
       + COALESCE(h.result_fetch_duration_ms, 0) AS DOUBLE) AS work_ms,
     h.query_tags['{TRACE_ID_TAG}'] AS trace_tag,
-    h.query_tags['{SPAN_ID_TAG}'] AS span_tag
+    h.query_tags['{SPAN_ID_TAG}'] AS span_tag,
+    {statement_value} AS value
   FROM system.query.history AS h
   WHERE h.compute.warehouse_id IS NOT NULL
     AND unix_millis(h.start_time) >= {int(history_horizon_ms)}{statement_filter}
@@ -159,7 +179,7 @@ statement_hours AS (
 ),
 shares AS (
   SELECT w.warehouse_id, w.start_ms AS hour_start_ms, w.end_ms AS hour_end_ms, w.dbu AS hour_dbu, w.usd AS hour_usd,
-    s.statement_id, s.start_ms, s.end_ms, s.work_ms, s.trace_tag, s.span_tag, w.last_ingestion,
+    s.statement_id, s.start_ms, s.end_ms, s.work_ms, s.trace_tag, s.span_tag, s.value, w.last_ingestion,
     CASE WHEN s.end_ms = s.start_ms THEN 1.0
       ELSE CAST(LEAST(s.end_ms, w.end_ms) - GREATEST(s.start_ms, w.start_ms) AS DOUBLE) / (s.end_ms - s.start_ms)
     END AS in_hour,
@@ -178,7 +198,8 @@ loads AS (
   GROUP BY warehouse_id, hour_start_ms
 ),
 apportioned AS (
-  SELECT sh.statement_id, sh.warehouse_id, sh.start_ms, sh.end_ms, sh.trace_tag, sh.span_tag, sh.last_ingestion,
+  SELECT sh.statement_id, sh.warehouse_id, sh.start_ms, sh.end_ms, sh.trace_tag, sh.span_tag, sh.value,
+    sh.last_ingestion,
     sh.hour_dbu * l.busy * COALESCE(try_divide(sh.work_ms * sh.in_hour, l.weight), 1.0 / l.statements) AS dbu,
     sh.hour_usd * l.busy * COALESCE(try_divide(sh.work_ms * sh.in_hour, l.weight), 1.0 / l.statements) AS usd,
     sh.hour_start_ms, sh.hour_end_ms

@@ -298,6 +298,15 @@ class SqlBillingSource:
         )
         return self._run(sql)
 
+    def rows(self, sql: str) -> list[Sequence[Any]]:
+        """The rows of one read-only statement over the system tables (the report's), through this source's
+        connection: instrumentation suppressed, a missing grant raised as :class:`SystemTablesUnavailable`."""
+        with self._lock, suppress_instrumentation():
+            rows = self._fetch(sql)
+        self.report.queries += 1
+        self.report.rows += len(rows)
+        return rows
+
     def close(self) -> None:
         with self._lock:
             connection, self._connection = self._connection, None
