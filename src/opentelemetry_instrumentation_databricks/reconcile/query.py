@@ -19,9 +19,11 @@ SQL statements are apportioned (the Databricks Labs "dbsql cost per query" metho
 are split over the statements of ``system.query.history`` that ran in that hour, each weighted by its
 ``total_task_duration_ms + compilation_duration_ms + result_fetch_duration_ms`` times the share of its wall time
 that falls in the hour (billing rows are hourly: statements meet their hours by an equality join on the hour
-start, so the join stays linear). The hour's idle share,
-``1 - min(1, sum of statement wall time in the hour / hour length)``, is not given to any statement: it comes
-back as a ``warehouse_idle`` row (``unit_id = <warehouse>@<hour start ms>``).
+start, so the join stays linear), and only the hour's busy share goes to statements: the time in the hour when at
+least one statement ran (the union of their intervals, not their sum) over the time the warehouse was up in that
+hour (``system.compute.warehouse_events``: cluster count above 0; the whole hour when the hour has no events). The
+idle share, ``1 - min(1, busy / up)``, is not given to any statement: it comes back as a ``warehouse_idle`` row
+(``unit_id = <warehouse>@<hour start ms>``).
 Only hours that end before ``complete_before_ms`` (billing, query history and warehouse events all complete) count.
 Usage outside every kind of unit (serving, storage, ...) comes back from the reconciler's statement as ``other`` rows
 (``unit_id = <sku>/<usage date>``), so that attributed + ``warehouse_idle`` + ``other`` = all of billing.usage.
@@ -139,6 +141,10 @@ _UNIT_TOTALS = """SUM(p.dbu) AS dbu,
     MAX(p.span_tag) AS span_tag,
     MAX(p.ingestion_date) AS last_ingestion"""
 
+EVENTS_LOOKBACK_MS = 86_400_000
+"""How far before the first statement the warehouse's events are read, to know whether it was up (its last event
+before then must fall within this look-back, as in the Databricks Labs view)."""
+
 _OVERLAP = "GREATEST(0, LEAST(k.window_end_ms, p.end_ms) - GREATEST(k.window_start_ms, p.start_ms))"
 _WINDOW_FRACTION = f"{_OVERLAP} / GREATEST(1, p.end_ms - p.start_ms)"
 
@@ -182,8 +188,7 @@ shares AS (
     s.statement_id, s.start_ms, s.end_ms, s.work_ms, s.trace_tag, s.span_tag, s.value, w.last_ingestion,
     CASE WHEN s.end_ms = s.start_ms THEN 1.0
       ELSE CAST(LEAST(s.end_ms, w.end_ms) - GREATEST(s.start_ms, w.start_ms) AS DOUBLE) / (s.end_ms - s.start_ms)
-    END AS in_hour,
-    CAST(LEAST(s.end_ms, w.end_ms) - GREATEST(s.start_ms, w.start_ms) AS DOUBLE) AS wall_ms
+    END AS in_hour
   FROM hours AS w
   JOIN statement_hours AS s
     ON s.warehouse_id = w.warehouse_id
@@ -191,11 +196,50 @@ shares AS (
     AND s.start_ms < w.end_ms
     AND (s.end_ms > w.start_ms OR (s.end_ms = s.start_ms AND s.start_ms >= w.start_ms))
 ),
-loads AS (
-  SELECT warehouse_id, hour_start_ms, SUM(work_ms * in_hour) AS weight, COUNT(*) AS statements,
-    LEAST(1.0, SUM(wall_ms) / MAX(GREATEST(1, hour_end_ms - hour_start_ms))) AS busy
+reaches AS (
+  SELECT warehouse_id, hour_start_ms, hour_end_ms, GREATEST(start_ms, hour_start_ms) AS from_ms,
+    LEAST(end_ms, hour_end_ms) AS to_ms,
+    MAX(LEAST(end_ms, hour_end_ms)) OVER (
+      PARTITION BY warehouse_id, hour_start_ms ORDER BY GREATEST(start_ms, hour_start_ms), LEAST(end_ms, hour_end_ms)
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS reached_ms
   FROM shares
+),
+busy_time AS (
+  SELECT warehouse_id, hour_start_ms, MAX(hour_end_ms - hour_start_ms) AS hour_ms,
+    SUM(GREATEST(0, to_ms - GREATEST(from_ms, COALESCE(reached_ms, from_ms)))) AS busy_ms
+  FROM reaches
   GROUP BY warehouse_id, hour_start_ms
+),
+events AS (
+  SELECT e.warehouse_id, unix_millis(e.event_time) AS at_ms, e.cluster_count,
+    LEAD(unix_millis(e.event_time)) OVER (PARTITION BY e.warehouse_id ORDER BY e.event_time) AS next_ms
+  FROM system.compute.warehouse_events AS e
+  WHERE unix_millis(e.event_time) >= {int(history_horizon_ms) - EVENTS_LOOKBACK_MS}
+    AND unix_millis(e.event_time) < {int(complete_before_ms)}
+    AND e.warehouse_id IN (SELECT DISTINCT warehouse_id FROM hours)
+),
+up_hours AS (
+  SELECT warehouse_id, at_ms, until_ms,
+    explode(sequence(at_ms - at_ms % 3600000, (until_ms - 1) - (until_ms - 1) % 3600000, 3600000)) AS hour_ms
+  FROM (
+    SELECT warehouse_id, at_ms, COALESCE(next_ms, {int(complete_before_ms)}) AS until_ms
+    FROM events WHERE cluster_count > 0
+  ) AS up
+  WHERE until_ms > at_ms
+),
+uptime AS (
+  SELECT warehouse_id, hour_ms, SUM(LEAST(until_ms, hour_ms + 3600000) - GREATEST(at_ms, hour_ms)) AS up_ms
+  FROM up_hours
+  GROUP BY warehouse_id, hour_ms
+),
+loads AS (
+  SELECT sh.warehouse_id, sh.hour_start_ms, SUM(sh.work_ms * sh.in_hour) AS weight, COUNT(*) AS statements,
+    LEAST(1.0, MAX(b.busy_ms) / GREATEST(1, MAX(COALESCE(u.up_ms, b.hour_ms)))) AS busy
+  FROM shares AS sh
+  JOIN busy_time AS b ON b.warehouse_id = sh.warehouse_id AND b.hour_start_ms = sh.hour_start_ms
+  LEFT JOIN uptime AS u ON u.warehouse_id = sh.warehouse_id AND u.hour_ms = sh.hour_start_ms
+  GROUP BY sh.warehouse_id, sh.hour_start_ms
 ),
 apportioned AS (
   SELECT sh.statement_id, sh.warehouse_id, sh.start_ms, sh.end_ms, sh.trace_tag, sh.span_tag, sh.value,

@@ -53,8 +53,6 @@ DIMENSIONS = (JOB_NAME_TAG, ASSET_KEY_TAG, WAREHOUSE, COMPUTE_TYPE)
 TAG_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/@ -]{0,127}")
 MAX_SLICE_ROWS = 500_000
 """Usage rows read per statement at most (a day with more is a slice of its own)."""
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 _SINCE = re.compile(r"(\d{1,4})([dh])")
 
 COMPUTE_TYPE_SQL = """CASE
@@ -139,18 +137,26 @@ def _date(day: dt.date) -> str:
 
 
 def days_sql(since_ms: int) -> str:
-    """Usage rows per usage date from ``since_ms`` on: ``usage_date, rows``, to cut the read into slices."""
+    """Usage rows per usage date from ``since_ms`` on: ``usage_date, usage_rows, last_end_ms``, to cut the read into
+    slices."""
     since_day = dt.datetime.fromtimestamp(since_ms / 1000, dt.timezone.utc).date()
-    return f"""SELECT u.usage_date, COUNT(*) AS usage_rows
+    return f"""SELECT u.usage_date, COUNT(*) AS usage_rows, MAX(unix_millis(u.usage_end_time)) AS last_end_ms
 FROM system.billing.usage AS u
 WHERE u.usage_date >= {_date(since_day)} AND unix_millis(u.usage_start_time) >= {int(since_ms)}
 GROUP BY u.usage_date"""
 
 
-def report_sql(by: str, since_ms: int, first_day: dt.date, last_day: dt.date | None, discount: float = 1.0) -> str:
+def report_sql(
+    by: str,
+    since_ms: int,
+    first_day: dt.date,
+    last_day: dt.date | None,
+    last_end_ms: int,
+    discount: float = 1.0,
+) -> str:
     """One statement of the report for usage rows that start at or after ``since_ms`` on ``first_day`` to
-    ``last_day`` (``None``: every later day). Rows: ``source, value, dbu, usd, usage_rows, unpriced_rows,
-    statements``."""
+    ``last_day`` (``None``: every later day) and end by ``last_end_ms``. Rows: ``source, value, dbu, usd,
+    usage_rows, unpriced_rows, statements``."""
     start_ms = max(since_ms, _epoch_ms(first_day))
     end_ms = _epoch_ms(last_day + dt.timedelta(days=1)) if last_day is not None else None
     window = f"unix_millis(u.usage_start_time) >= {start_ms}"
@@ -181,14 +187,9 @@ def report_sql(by: str, since_ms: int, first_day: dt.date, last_day: dt.date | N
   FROM priced AS p"""
     if by in (WAREHOUSE, COMPUTE_TYPE):
         return f"WITH {priced}\n{direct_rows}\n  GROUP BY p.value"
-    hours_from = start_ms - MAX_STATEMENT_MS
     statements_until = f" AND unix_millis(h.start_time) < {end_ms}" if end_ms is not None else ""
     shares = _statement_shares(
-        hours_from,
-        (end_ms if end_ms is not None else 2**62) + HOUR_MS,
-        "",
-        f" AND unix_millis(h.start_time) >= {hours_from}{statements_until}",
-        f"h.query_tags[{_literal(by)}]",
+        start_ms - MAX_STATEMENT_MS, last_end_ms, "", statements_until, f"h.query_tags[{_literal(by)}]"
     )
     return f"""WITH {priced},
 {shares},
@@ -246,14 +247,16 @@ def billed_report(
     since_ms = int(since.timestamp() * 1000)
     say = progress or (lambda _line: None)
     say(f"... counting system.billing.usage rows since {since.isoformat()}")
-    days = [(_day(day), int(count)) for day, count in source.rows(days_sql(since_ms)) if day is not None]
+    found = [(_day(day), int(count), int(end or 0)) for day, count, end in source.rows(days_sql(since_ms)) if day]
+    days = [(day, count) for day, count, _ in found]
+    last_end_ms = max((end for _, _, end in found), default=since_ms)
     slices = day_slices(days, max_slice_rows)
     say(f"... {sum(c for _, c in days):,} usage rows on {len(days)} days: {len(slices)} statement(s)")
     totals: dict[str | None, dict[str, float]] = {}
     usage_rows = unpriced_rows = statements = 0
     for number, (first, count, rows) in enumerate(slices, 1):
         last = None if number == len(slices) else first + dt.timedelta(days=count - 1)
-        for row in source.rows(report_sql(by, since_ms, first, last, source.discount)):
+        for row in source.rows(report_sql(by, since_ms, first, last, last_end_ms, source.discount)):
             part, value, dbu, usd, used, unpriced, ran = row
             found = totals.setdefault(None if value is None else str(value), {"dbu": 0.0})
             found["dbu"] += float(dbu or 0.0)

@@ -21,6 +21,8 @@ Grants (a metastore admin runs them; an account admin first enables the ``billin
     GRANT SELECT ON TABLE system.billing.usage TO `reconciler`;
     GRANT SELECT ON TABLE system.billing.list_prices TO `reconciler`;
     GRANT SELECT ON TABLE system.query.history TO `reconciler`;
+    GRANT USE SCHEMA ON SCHEMA system.compute TO `reconciler`;
+    GRANT SELECT ON TABLE system.compute.warehouse_events TO `reconciler`;
 
 A schema that is not enabled or not granted raises ONE :class:`SystemTablesUnavailable` naming the schema and the
 missing grant. Malformed rows (missing ids, non-numeric amounts, unknown kinds) are counted in
@@ -65,7 +67,12 @@ _PERMISSION_MARKERS = (
     "does not have",
     "not enabled",
 )
-_TABLES_READ = ("system.billing.usage", "system.billing.list_prices", "system.query.history")
+_TABLES_READ = (
+    "system.billing.usage",
+    "system.billing.list_prices",
+    "system.query.history",
+    "system.compute.warehouse_events",
+)
 
 
 @dataclass(frozen=True, slots=True)
