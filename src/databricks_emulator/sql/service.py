@@ -2,14 +2,19 @@
 
 Thrift (:mod:`.thrift`) and the Statement Execution API (:mod:`.statements`) are two doors into the same
 :class:`SqlService`: a statement has one id, one history record and one life cycle whichever door it came in.
-Statements run on DuckDB at once; their simulated duration comes from the latency model. A synchronous
-statement is answered finished at once; an asynchronous one (Thrift without direct results, or
-``wait_timeout=0s``) reports RUNNING until the emulator clock reaches its simulated end.
+Statements run on DuckDB at once. A synchronous statement is answered finished at once, and on a moving clock its
+history shows the time it really took on the emulator's clock (from its arrival to its result), split into phases
+as the latency model would split it; on a frozen clock, where no time passes, the latency model's durations. An
+asynchronous one (Thrift without direct results, or ``wait_timeout=0s``) takes the latency model's duration:
+it reports RUNNING until the emulator clock reaches that simulated end. ``ws.sql.pace = True`` makes a synchronous
+statement last its latency model's duration too (the answer waits for it on a moving clock), for workloads that
+compare what clients measure with query history (``examples/reconcile.py``).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +27,15 @@ from ..clock import Clock
 from ..workspace import Workspace
 from . import errors, querytags
 from .engine import EngineSession, Parameter, SqlEngine, StatementResult
-from .history import Durations, LatencyModel, QueryHistory, QueryRecord, StatementProfile, default_latency_model
+from .history import (
+    Durations,
+    LatencyModel,
+    QueryHistory,
+    QueryRecord,
+    StatementProfile,
+    default_latency_model,
+    fitted,
+)
 from .ids import new_statement_id
 
 MAX_SESSIONS = 10_000
@@ -118,6 +131,10 @@ class SqlService:
         self.engine = SqlEngine(default_catalog=catalog, default_schema=schema)
         self.history = QueryHistory()
         self.latency_model: LatencyModel = default_latency_model
+        self.pace = False
+        """Answer a synchronous statement only once the latency model's duration has passed on a moving clock (a
+        real wait of that duration / the clock's speed), so clients see statements take that long; off by default,
+        so that tests never wait."""
         self.evicted_sessions = 0
         self.evicted_statements = 0
         self._lock = threading.Lock()
@@ -257,6 +274,13 @@ class SqlService:
             warehouse_size=warehouse.cluster_size if warehouse is not None else "Small",
         )
         durations = self.latency_model(profile)
+        if self.pace and not asynchronous and not self.clock.frozen:
+            remaining = started + durations.total_ms / 1000.0 - self.clock.time()
+            if remaining > 0:
+                time.sleep(remaining / self.clock.speed)
+        elapsed_ms = round((self.clock.time() - started) * 1000)
+        if not asynchronous and not self.clock.frozen and elapsed_ms > 0:
+            durations = fitted(durations, elapsed_ms)
         finishes = started + durations.total_ms / 1000.0
         statement_id = new_statement_id()
         record = QueryRecord(
