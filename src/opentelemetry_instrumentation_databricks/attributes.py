@@ -61,6 +61,15 @@ _OPERATION_ATTRIBUTES = (
     "dagster.asset.key",
     "error.type",
 )
+_BILLED_ATTRIBUTES = (
+    "databricks.billing.unit.kind",
+    "databricks.cost.attribution",
+    "dagster.job.name",
+    "dagster.asset.key",
+    "databricks.compute.type",
+    "databricks.warehouse.id",
+    "databricks.tag.<key>",
+)
 METRICS: tuple[Metric, ...] = (
     Metric(
         METRIC_OPERATION_DURATION,
@@ -88,14 +97,14 @@ METRICS: tuple[Metric, ...] = (
         "counter",
         "{dbu}",
         "Databricks units billed in system.billing.usage, as reconciled.",
-        ("databricks.billing.unit.kind", "databricks.cost.attribution"),
+        _BILLED_ATTRIBUTES,
     ),
     Metric(
         METRIC_COST_BILLED,
         "counter",
         "{USD}",
         "Dollars billed (list price x discount), as reconciled.",
-        ("databricks.billing.unit.kind", "databricks.cost.attribution"),
+        _BILLED_ATTRIBUTES,
     ),
 )
 """What each metric is; metric attributes are low-cardinality only (ids belong on spans)."""
@@ -210,3 +219,10 @@ BILLING_DBU_TOTAL = "databricks.billing.dbu_total"
 BILLING_USD_TOTAL = "databricks.billing.usd_total"
 BILLING_ROWS = "databricks.billing.rows"
 BILLING_UNPRICED_ROWS = "databricks.billing.unpriced_rows"
+BILLING_ATTRIBUTION_SOURCE = "databricks.billing.attribution_source"
+"""Where a billed unit's orchestration context came from, strongest first: ``span_record`` (recorded when the span
+ended), ``query_tags`` (``system.query.history``), ``custom_tags`` (cluster/job/pipeline tags in
+``system.billing.usage``) or ``none``; on a processor-billed span ``span`` (the span's own attributes)."""
+TAG_PREFIX = "databricks.tag."
+"""``databricks.tag.<key>``: the value of a user tag named in ``OTEL_INSTRUMENTATION_DATABRICKS_BILLING_TAG_KEYS``
+(e.g. ``databricks.tag.team``), on billing spans and billed metrics."""

@@ -199,6 +199,9 @@ def test_missing_grant_names_the_schema_and_the_grant(tables):
     )
 
 
+NO_FACTS = (None, None, None, None)
+
+
 def test_malformed_rows_are_counted_not_fatal():
     class Cursor:
         def execute(self, sql):
@@ -208,9 +211,10 @@ def test_malformed_rows_are_counted_not_fatal():
             rows, self.rows = getattr(self, "rows", None), []
             if rows is None:
                 return [
-                    ("job_run", "1", None, "not a number", 1, 0, 1, 1, 0, None, None, None),
-                    ("martian", "2", None, 1, 1, 0, 1, 1, 0, None, None, None),
-                    ("job_run", "3", None, "1.5", "0.3", "0", "10", "1", "0", None, None, "2026-11-20"),
+                    ("job_run", "1", None, "not a number", 1, 0, 1, 1, 0, None, None, None, *NO_FACTS),
+                    ("martian", "2", None, 1, 1, 0, 1, 1, 0, None, None, None, *NO_FACTS),
+                    ("job_run", "3", None, "1.5", "0.3", "0", "10", "1", "0", None, None, "2026-11-20", *NO_FACTS),
+                    ("job_run", "4", None, 1, 1, 0, 1, 1, 0, None, None, None, None, None, None, "{not json"),
                 ]
             return rows
 
@@ -224,7 +228,7 @@ def test_malformed_rows_are_counted_not_fatal():
     source = SqlBillingSource(Connection())
     found = source.lookup([ReconcileKey("job_run", "3", None, 0, 0)])
     assert found[("job_run", "3")].dbu == 1.5 and found[("job_run", "3")].last_ingestion == dt.date(2026, 11, 20)
-    assert source.report.malformed_rows == 2 and len(source.report.examples) == 2
+    assert source.report.malformed_rows == 3 and len(source.report.examples) == 3
 
 
 def test_parse_row_rejects_short_rows():

@@ -36,6 +36,7 @@ from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from ..config import Option, finite_number, parse_bool
+from .attribution import MAX_TAG_KEYS, parse_tag_keys
 from .wiring import MAX_DISCOUNT, parse_discount
 
 _logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ RECONCILE_MAX_HELD = "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE_MAX_HELD"
 RECONCILE_DISCOUNT = "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE_DISCOUNT"
 RECONCILE_FLUSH_LOOKUP_SECONDS = "OTEL_INSTRUMENTATION_DATABRICKS_RECONCILE_FLUSH_LOOKUP_SECONDS"
 SPAN_RECORD_DIR = "OTEL_INSTRUMENTATION_DATABRICKS_SPAN_RECORD_DIR"
+BILLING_TAG_KEYS = "OTEL_INSTRUMENTATION_DATABRICKS_BILLING_TAG_KEYS"
 
 
 def _parse_seconds(value: Any) -> float:
@@ -113,6 +115,17 @@ RECONCILE_OPTIONS: tuple[Option, ...] = (
         "A directory (e.g. a Unity Catalog volume) where the span-time id record is written, one file per day.",
         "none",
     ),
+    Option(
+        "billing_tag_keys",
+        BILLING_TAG_KEYS,
+        (),
+        parse_tag_keys,
+        "Comma-separated user tag keys (e.g. ``team,cost_center``, at most "
+        f"{MAX_TAG_KEYS}) that billing spans carry as ``databricks.tag.<key>`` and billed metrics as labels: from the "
+        "span-time record, else the statement's query tags, else the cluster/job/pipeline ``custom_tags``. Read by "
+        "the span-time recorder, the processor and the reconciler.",
+        "none",
+    ),
 )
 """The configurator's environment variables. Every one is read the same way: a bad value logs one warning naming
 the variable and uses the default, so a typo never leaves the launcher without tracing or metrics."""
@@ -143,7 +156,7 @@ def configuration_kwargs(environ: Mapping[str, str] | None = None) -> dict[str, 
     if settings["span_record_dir"]:
         from .records import SpanIdRecorder
 
-        kwargs["span_processors"] = [SpanIdRecorder(settings["span_record_dir"])]
+        kwargs["span_processors"] = [SpanIdRecorder(settings["span_record_dir"], settings["billing_tag_keys"])]
     if not _enabled(settings["reconcile"], environ):
         return kwargs
     from .wiring import billing_warehouse, connection_factory
@@ -159,7 +172,11 @@ def configuration_kwargs(environ: Mapping[str, str] | None = None) -> dict[str, 
     from .processor import CostReconcilingSpanProcessor
     from .source import SqlBillingSource
 
-    source = SqlBillingSource(connection_factory(None, None, None, None, environ), discount=settings["discount"])
+    source = SqlBillingSource(
+        connection_factory(None, None, None, None, environ),
+        discount=settings["discount"],
+        tag_keys=settings["billing_tag_keys"],
+    )
     hold, max_held, flush_lookup = settings["hold_seconds"], settings["max_held"], settings["flush_lookup_seconds"]
 
     def export_span_processor(exporter: SpanExporter) -> CostReconcilingSpanProcessor:

@@ -1,12 +1,15 @@
 """Billed-cost metrics: ``databricks.dbu.billed`` and ``databricks.cost.billed``, cumulative, read from the state.
 
 The same pattern as :class:`~..cost.metrics.CostMetrics`: observable counters report running totals when the reader
-collects. Here the totals are the reconciler's committed state (per unit kind and attribution), so a rerun, a
-crash and a restart, or a re-export never counts a dollar twice: the counters only move when the state does.
+collects. Here the totals are the reconciler's committed state, per unit kind, attribution and the unit's labels
+(``dagster.job.name``, ``dagster.asset.key``, ``databricks.compute.type``, ``databricks.warehouse.id``,
+``databricks.tag.<key>``, those it has; fixed at the unit's first emission), so a rerun, a crash and a restart, a
+re-export or a restatement never counts a dollar twice or moves it to another series: the counters only move when
+the state does.
 
 ::
 
-    metrics = BilledCostMetrics(meter_provider.get_meter("reconciler"), state.totals_by_kind)
+    metrics = BilledCostMetrics(meter_provider.get_meter("reconciler"), state.totals_by_series)
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from .query import UNATTRIBUTED_KINDS
 DBU_BILLED = "databricks.dbu.billed"
 COST_BILLED = "databricks.cost.billed"
 
-Totals = Callable[[], dict[str, tuple[float, float]]]
+Totals = Callable[[], list[tuple[str, dict[str, str], float, float]]]
 
 
 class BilledCostMetrics:
-    """Observable counters over ``totals()`` -> ``{unit kind: (dbu, usd)}``."""
+    """Observable counters over ``totals()`` -> ``[(unit kind, labels, dbu, usd)]``."""
 
     def __init__(self, meter: Meter, totals: Totals) -> None:
         self._totals = totals
@@ -47,11 +50,12 @@ class BilledCostMetrics:
             Observation(
                 amounts[index],
                 {
+                    **labels,
                     BILLING_UNIT_KIND: kind,
                     COST_ATTRIBUTION: "unattributed" if kind in UNATTRIBUTED_KINDS else "attributed",
                 },
             )
-            for kind, amounts in self._totals().items()
+            for kind, labels, *amounts in self._totals()
         ]
 
     def _observe_dbu(self, options: CallbackOptions) -> Iterable[Observation]:

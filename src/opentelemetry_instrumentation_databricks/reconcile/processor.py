@@ -22,7 +22,9 @@ What it does with each finished span:
 * with a key: held for at most ``hold_seconds``. ONE background thread looks the held keys up in batches of
   ``batch_size`` (one SQL per batch) every ``lookup_interval_seconds``. A span whose billing is found is forwarded as
   a new span with ``databricks.dbu.billed``, ``databricks.cost.billed_usd``, ``databricks.cost.source=billing`` and
-  ``databricks.cost.estimate_error``; a span whose time is up is forwarded with its estimate and
+  ``databricks.cost.estimate_error``, plus the Dagster context and ``databricks.tag.<key>`` user tags it lacks
+  from the unit's billing tags (:mod:`.attribution`; ``databricks.billing.attribution_source`` is ``span`` when the
+  span had its own context); a span whose time is up is forwarded with its estimate and
   ``databricks.cost.status=pending`` (the reconciler adds the billed cost later).
 
 Bounds: at most ``max_held`` spans are held; when full the oldest is released at once as ``pending`` (never
@@ -50,7 +52,16 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from ..attributes import COMPUTE_TYPE, COST_BILLED_USD, COST_ESTIMATE_ERROR, COST_SOURCE, COST_STATUS, DBU_BILLED
+from ..attributes import (
+    BILLING_ATTRIBUTION_SOURCE,
+    COMPUTE_TYPE,
+    COST_BILLED_USD,
+    COST_ESTIMATE_ERROR,
+    COST_SOURCE,
+    COST_STATUS,
+    DBU_BILLED,
+)
+from .attribution import SPAN, SPAN_RECORD, attribution, context_of_span
 from .keys import ReconcileKey, attributes_of, key_of
 from .source import BilledCost, BillingSource
 from .spans import BILLING, PENDING, estimate_error, with_attributes
@@ -98,6 +109,7 @@ class CostReconcilingSpanProcessor(SpanProcessor):
         self.lookup_interval_seconds = lookup_interval_seconds
         self.flush_lookup_seconds = flush_lookup_seconds
         self.clock = clock
+        self.tag_keys: tuple[str, ...] = tuple(getattr(source, "tag_keys", ()))
         self.released_early = 0
         self.lookup_failures = 0
         self.billed = 0
@@ -269,7 +281,12 @@ class CostReconcilingSpanProcessor(SpanProcessor):
             self._release_pending(item.span)
 
     def _release_billed(self, span: ReadableSpan, cost: BilledCost) -> None:
-        extra: dict[str, Any] = {DBU_BILLED: cost.dbu, COST_SOURCE: BILLING}
+        extra: dict[str, Any] = {}
+        try:
+            extra.update(self._attribution(span, cost))
+        except Exception:
+            _logger.debug("could not attribute a billed span; forwarding it with its cost only", exc_info=True)
+        extra.update({DBU_BILLED: cost.dbu, COST_SOURCE: BILLING})
         if cost.usd is not None:
             extra[COST_BILLED_USD] = cost.usd
         error = estimate_error(attributes_of(span), cost.dbu, cost.usd)
@@ -277,6 +294,19 @@ class CostReconcilingSpanProcessor(SpanProcessor):
             extra[COST_ESTIMATE_ERROR] = error
         self.billed += 1
         self._safe_forward(span, extra)
+
+    def _attribution(self, span: ReadableSpan, cost: BilledCost) -> dict[str, Any]:
+        own = attributes_of(span)
+        found = attribution(
+            kind=cost.kind,
+            recorded=[context_of_span(own, self.tag_keys)],
+            tags=cost.tags,
+            user_keys=self.tag_keys,
+            billing_facts={},
+        )
+        extra: dict[str, Any] = {name: value for name, value in found.attributes.items() if name not in own}
+        extra[BILLING_ATTRIBUTION_SOURCE] = SPAN if found.source == SPAN_RECORD else found.source
+        return extra
 
     def _release_pending(self, span: ReadableSpan) -> None:
         self.pending += 1

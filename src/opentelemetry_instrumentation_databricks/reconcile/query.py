@@ -9,7 +9,11 @@ Two statements share the same building blocks:
 Both return rows of :data:`RESULT_COLUMNS`, one per unit::
 
     kind, unit_id, scope, dbu, usd, usage_start_ms, usage_end_ms, row_count, unpriced_rows, trace_tag, span_tag,
-    last_ingestion
+    last_ingestion, sku_name, job_id, cluster_id, tag_values
+
+``tag_values`` is a JSON array of the values of :func:`.attribution.tag_columns` (our ``dagster_*`` tags, then the
+user's tag keys) in the unit's ``custom_tags`` (``system.billing.usage``) or, for statements, its ``query_tags``
+(``system.query.history``); ``null`` where a tag is absent.
 
 Pricing: ``system.billing.usage`` summed over ALL record types (ORIGINAL, RETRACTION, RESTATEMENT), joined with
 ``system.billing.list_prices`` on SKU, cloud and unit and on the price's time window, at
@@ -38,6 +42,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 
+from .attribution import tag_columns
 from .keys import CLUSTER, JOB_RUN, NOTEBOOK, PIPELINE_UPDATE, STATEMENT, ReconcileKey
 
 WAREHOUSE_IDLE = "warehouse_idle"
@@ -57,6 +62,10 @@ RESULT_COLUMNS = (
     "trace_tag",
     "span_tag",
     "last_ingestion",
+    "sku_name",
+    "job_id",
+    "cluster_id",
+    "tag_values",
 )
 
 _KEYS_COLUMNS = "keys(kind, unit_id, scope, window_start_ms, window_end_ms)"
@@ -107,8 +116,17 @@ def usd_sql(discount: float) -> str:
     return f"CAST(u.usage_quantity AS DOUBLE) * CAST(p.pricing.effective_list.default AS DOUBLE) * {float(discount)!r}"
 
 
-def _priced_usage(horizon: dt.date, discount: float) -> str:
-    """Every usage row since ``horizon``, with its unit kind and id and its price in dollars."""
+def _tag_values(columns: Sequence[str], value: str) -> str:
+    """``tag_0, tag_1, ...`` picked from a map column (``value`` formats one key literal into an expression)."""
+    return ",\n    ".join(f"{value.format(_literal(key))} AS tag_{index}" for index, key in enumerate(columns))
+
+
+def _tag_array(count: int, prefix: str = "p.") -> str:
+    return f"to_json(array({', '.join(f'MAX({prefix}tag_{index})' for index in range(count))})) AS tag_values"
+
+
+def _priced_usage(horizon: dt.date, discount: float, tag_keys: Sequence[str] = ()) -> str:
+    """Every usage row since ``horizon``, with its unit kind and id, its price in dollars and its tags."""
     return f"""priced AS (
   SELECT
     {USAGE_KIND} AS kind,
@@ -117,6 +135,8 @@ def _priced_usage(horizon: dt.date, discount: float) -> str:
     u.usage_metadata.warehouse_id AS warehouse_id,
     u.usage_metadata.notebook_id AS notebook_id,
     u.usage_metadata.cluster_id AS cluster_id,
+    u.usage_metadata.job_id AS job_id,
+    {_tag_values(tag_columns(tag_keys), "u.custom_tags[{}]")},
     u.sku_name,
     u.usage_date,
     u.ingestion_date,
@@ -131,7 +151,8 @@ def _priced_usage(horizon: dt.date, discount: float) -> str:
 )"""
 
 
-_UNIT_TOTALS = """SUM(p.dbu) AS dbu,
+def _unit_totals(tag_keys: Sequence[str]) -> str:
+    return f"""SUM(p.dbu) AS dbu,
     SUM(p.usd) AS usd,
     MIN(p.start_ms) AS usage_start_ms,
     MAX(p.end_ms) AS usage_end_ms,
@@ -139,7 +160,12 @@ _UNIT_TOTALS = """SUM(p.dbu) AS dbu,
     COUNT_IF(p.usd IS NULL) AS unpriced_rows,
     MAX(p.trace_tag) AS trace_tag,
     MAX(p.span_tag) AS span_tag,
-    MAX(p.ingestion_date) AS last_ingestion"""
+    MAX(p.ingestion_date) AS last_ingestion,
+    {_UNIT_FACTS},
+    {_tag_array(len(tag_columns(tag_keys)))}"""
+
+
+_UNIT_FACTS = "MAX(p.sku_name) AS sku_name, MAX(p.job_id) AS job_id, MAX(p.cluster_id) AS cluster_id"
 
 EVENTS_LOOKBACK_MS = 86_400_000
 """How far before the first statement the warehouse's events are read, to know whether it was up (its last event
@@ -255,7 +281,20 @@ apportioned AS (
 _STATEMENT_ROWS = f"""SELECT '{STATEMENT}' AS kind, a.statement_id AS unit_id, a.warehouse_id AS scope,
     SUM(a.dbu) AS dbu, SUM(a.usd) AS usd, MIN(a.start_ms) AS usage_start_ms, MAX(a.end_ms) AS usage_end_ms,
     COUNT(*) AS row_count, 0 AS unpriced_rows, MAX(a.trace_tag) AS trace_tag, MAX(a.span_tag) AS span_tag,
-    MAX(a.last_ingestion) AS last_ingestion"""
+    MAX(a.last_ingestion) AS last_ingestion,
+    CAST(NULL AS STRING) AS sku_name, CAST(NULL AS STRING) AS job_id, CAST(NULL AS STRING) AS cluster_id,
+    MAX(t.tag_values) AS tag_values"""
+_STATEMENT_TAGS_JOIN = "LEFT JOIN statement_tags AS t ON t.statement_id = a.statement_id"
+
+
+def _statement_tags(tag_keys: Sequence[str], statement_filter: str) -> str:
+    """CTE ``statement_tags``: each statement's ``tag_values`` from its ``query_tags`` in ``system.query.history``."""
+    values = ", ".join(f"h.query_tags[{_literal(key)}]" for key in tag_columns(tag_keys))
+    return f"""statement_tags AS (
+  SELECT h.statement_id, to_json(array({values})) AS tag_values
+  FROM system.query.history AS h
+  WHERE {statement_filter}
+)"""
 
 
 def keyed_billing_sql(
@@ -264,6 +303,7 @@ def keyed_billing_sql(
     discount: float = 1.0,
     complete_before_ms: int,
     horizon_days: int = 1,
+    tag_keys: Sequence[str] = (),
 ) -> str:
     """One statement pricing every key of ``keys`` (any mix of kinds); units without billing yet are absent.
 
@@ -282,18 +322,18 @@ def keyed_billing_sql(
     kinds = {k.kind for k in keys}
     parts = [
         f"keys AS (\n  SELECT * FROM VALUES\n    {values}\n  AS {_KEYS_COLUMNS}\n)",
-        _priced_usage(horizon, discount),
+        _priced_usage(horizon, discount, tag_keys),
     ]
     selects = []
     for kind, column in ((JOB_RUN, "job_run_id"), (PIPELINE_UPDATE, "dlt_update_id")):
         if kind in kinds:
             selects.append(
-                f"SELECT k.kind, k.unit_id, k.scope,\n    {_UNIT_TOTALS}\n  FROM keys AS k JOIN priced AS p\n"
+                f"SELECT k.kind, k.unit_id, k.scope,\n    {_unit_totals(tag_keys)}\n  FROM keys AS k JOIN priced AS p\n"
                 f"    ON k.kind = '{kind}' AND p.{column} = k.unit_id\n  GROUP BY k.kind, k.unit_id, k.scope"
             )
     for kind, column in ((NOTEBOOK, "notebook_id"), (CLUSTER, "cluster_id")):
         if kind in kinds:
-            selects.append(_windowed_select(kind, column))
+            selects.append(_windowed_select(kind, column, tag_keys))
     if STATEMENT in kinds:
         parts.append(
             _statement_shares(
@@ -303,15 +343,16 @@ def keyed_billing_sql(
                 " AND h.compute.warehouse_id IN (SELECT scope FROM keys WHERE kind = 'statement')",
             )
         )
+        parts.append(_statement_tags(tag_keys, "h.statement_id IN (SELECT unit_id FROM keys WHERE kind = 'statement')"))
         selects.append(
-            f"{_STATEMENT_ROWS}\n  FROM apportioned AS a\n"
+            f"{_STATEMENT_ROWS}\n  FROM apportioned AS a\n  {_STATEMENT_TAGS_JOIN}\n"
             f"  JOIN keys AS k ON k.kind = '{STATEMENT}' AND k.unit_id = a.statement_id\n"
             "  GROUP BY a.statement_id, a.warehouse_id"
         )
     return "WITH " + ",\n".join(parts) + "\n" + "\nUNION ALL\n".join(selects)
 
 
-def _windowed_select(kind: str, column: str) -> str:
+def _windowed_select(kind: str, column: str, tag_keys: Sequence[str]) -> str:
     scope_match = " AND (k.scope IS NULL OR p.cluster_id IS NULL OR p.cluster_id = k.scope)" if kind == NOTEBOOK else ""
     return f"""SELECT k.kind,
     concat(k.unit_id, '@', CAST(k.window_start_ms AS STRING), '-', CAST(k.window_end_ms AS STRING)) AS unit_id,
@@ -324,7 +365,9 @@ def _windowed_select(kind: str, column: str) -> str:
     COUNT_IF(p.usd IS NULL) AS unpriced_rows,
     MAX(p.trace_tag) AS trace_tag,
     MAX(p.span_tag) AS span_tag,
-    MAX(p.ingestion_date) AS last_ingestion
+    MAX(p.ingestion_date) AS last_ingestion,
+    {_UNIT_FACTS},
+    {_tag_array(len(tag_columns(tag_keys)))}
   FROM keys AS k JOIN priced AS p
     ON k.kind = '{kind}' AND p.{column} = k.unit_id{scope_match}
     AND p.start_ms < k.window_end_ms AND p.end_ms > k.window_start_ms
@@ -360,6 +403,7 @@ def changed_billing_sql(
     discount: float = 1.0,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
+    tag_keys: Sequence[str] = (),
 ) -> str:
     """Every unit with a usage row ingested on or after ``watermark`` and used between ``first_day`` and
     ``last_day`` (default: since ``horizon``, up to any date), priced over ALL its rows since ``horizon``.
@@ -387,10 +431,12 @@ def changed_billing_sql(
         f"p.kind = 'warehouse' AND p.end_ms <= {int(complete_before_ms)} AND {days}"
         f" AND (p.ingestion_date >= {_date(watermark)} OR p.end_ms > {int(previous_complete_before_ms)})"
     )
+    tags = ", ".join(f"p.tag_{index}" for index in range(len(tag_columns(tag_keys))))
     parts = [
-        _priced_usage(horizon, discount),
+        _priced_usage(horizon, discount, tag_keys),
         f"""units AS (
   SELECT p.kind, p.usage_date, p.ingestion_date, p.start_ms, p.end_ms, p.dbu, p.usd, p.trace_tag, p.span_tag,
+    p.sku_name, p.job_id, p.cluster_id, {tags},
     CASE
       WHEN p.kind = '{JOB_RUN}' THEN p.job_run_id
       WHEN p.kind = '{PIPELINE_UPDATE}' THEN p.dlt_update_id
@@ -422,20 +468,27 @@ changed_warehouses AS (
   SELECT DISTINCT sh.statement_id FROM shares AS sh
   JOIN changed_hours AS ch ON ch.warehouse_id = sh.warehouse_id AND ch.start_ms = sh.hour_start_ms
 )""",
+        _statement_tags(
+            tag_keys,
+            f"h.statement_id IN (SELECT statement_id FROM changed_statements){statements_near}",
+        ),
     ]
     direct = f"""SELECT u.kind, u.unit_id, MAX(u.scope) AS scope,
-    {_UNIT_TOTALS.replace("p.", "u.")}
+    {_unit_totals(tag_keys).replace("p.", "u.")}
   FROM units AS u JOIN changed AS c ON c.kind = u.kind AND c.unit_id = u.unit_id
   GROUP BY u.kind, u.unit_id"""
     statements = f"""{_STATEMENT_ROWS}
   FROM apportioned AS a
   JOIN changed_statements AS cs ON cs.statement_id = a.statement_id
+  {_STATEMENT_TAGS_JOIN}
   GROUP BY a.statement_id, a.warehouse_id"""
     idle = f"""SELECT '{WAREHOUSE_IDLE}' AS kind, concat(w.warehouse_id, '@', CAST(w.start_ms AS STRING)) AS unit_id,
     w.warehouse_id AS scope,
     w.dbu * (1.0 - COALESCE(l.busy, 0.0)) AS dbu, w.usd * (1.0 - COALESCE(l.busy, 0.0)) AS usd,
     w.start_ms AS usage_start_ms, w.end_ms AS usage_end_ms, w.row_count, w.unpriced_rows,
-    CAST(NULL AS STRING) AS trace_tag, CAST(NULL AS STRING) AS span_tag, w.last_ingestion
+    CAST(NULL AS STRING) AS trace_tag, CAST(NULL AS STRING) AS span_tag, w.last_ingestion,
+    CAST(NULL AS STRING) AS sku_name, CAST(NULL AS STRING) AS job_id, CAST(NULL AS STRING) AS cluster_id,
+    CAST(NULL AS STRING) AS tag_values
   FROM hours AS w
   JOIN changed_hours AS ch ON ch.warehouse_id = w.warehouse_id AND ch.start_ms = w.start_ms
   LEFT JOIN loads AS l ON l.warehouse_id = w.warehouse_id AND l.hour_start_ms = w.start_ms"""

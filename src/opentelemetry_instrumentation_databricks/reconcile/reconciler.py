@@ -79,32 +79,39 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from ..attributes import (
+    BILLING_ATTRIBUTION_SOURCE,
     BILLING_DELTA,
     BILLING_PARENT,
     BILLING_UNIT_ID,
     BILLING_UNIT_KIND,
+    CLUSTER_ID,
     COMPUTE_TYPE,
     COST_ATTRIBUTION,
     COST_BILLED_USD,
     COST_ESTIMATE_ERROR,
     COST_SOURCE,
     DBU_BILLED,
+    JOB_ID,
     WAREHOUSE_ID,
 )
 from ..version import __version__
+from .attribution import attribution, compute_type_of, metric_labels
 from .keys import CLUSTER, NOTEBOOK, STATEMENT
 from .metrics import BilledCostMetrics
 from .query import WAREHOUSE_IDLE
 from .records import SpanIdRecords, SpanRecord
 from .source import BilledCost, SqlBillingSource
 from .spans import billing_span, deterministic_span_id, deterministic_trace_id
-from .state import Emitted, OutboxEntry, StateStore
+from .state import Emitted, OutboxEntry, StateStore, labels_json
 
 _logger = logging.getLogger(__name__)
 
 _EPSILON = 1e-9
 _EXPORT_BATCH = 512
 _COMMIT_BATCH = 20_000
+MAX_BILLED_SERIES = 2_000
+"""At most this many label sets for billed metrics; a unit that would open another goes into the series of its
+unit kind and attribution alone (no other label), so the metric never grows without bound."""
 SERVICE_NAME = "databricks-otel-reconciler"
 BILLING_DBU_TOTAL = "databricks.billing.dbu_total"
 BILLING_USD_TOTAL = "databricks.billing.usd_total"
@@ -171,8 +178,10 @@ class Reconciler:
         self.watermark_overlap_days = watermark_overlap_days
         self.slice_rows = slice_rows
         self.clock = clock or source.clock
+        self.tag_keys: tuple[str, ...] = tuple(getattr(source, "tag_keys", ()))
+        self._series: set[str] = set()
         self.metrics = (
-            BilledCostMetrics(meter_provider.get_meter(self.scope.name, __version__), state.totals_by_kind)
+            BilledCostMetrics(meter_provider.get_meter(self.scope.name, __version__), state.totals_by_series)
             if meter_provider is not None
             else None
         )
@@ -191,13 +200,19 @@ class Reconciler:
         lookback_days: int = 30,
         exporter: SpanExporter | None = None,
         meter_provider: MeterProvider | None = None,
+        tag_keys: Sequence[str] | None = None,
     ) -> Reconciler:
-        """A reconciler wired from ``DATABRICKS_*`` and ``OTEL_*`` environment variables (see :mod:`.wiring`);
-        the arguments override the variables."""
+        """A reconciler wired from ``DATABRICKS_*`` and ``OTEL_*`` environment variables (see :mod:`.wiring`;
+        user tag keys from ``OTEL_INSTRUMENTATION_DATABRICKS_BILLING_TAG_KEYS``); the arguments override them."""
+        from .configurator import reconcile_settings
         from .wiring import build_meter_provider, build_span_exporter, connection_factory
 
+        if tag_keys is None:
+            tag_keys = reconcile_settings(os.environ)["billing_tag_keys"]
         state = StateStore(state_path)
-        source = SqlBillingSource(connection_factory(host, http_path, warehouse_id, token), discount=discount)
+        source = SqlBillingSource(
+            connection_factory(host, http_path, warehouse_id, token), discount=discount, tag_keys=tag_keys
+        )
         return cls(
             source,
             exporter if exporter is not None else build_span_exporter(),
@@ -228,6 +243,7 @@ class Reconciler:
             "horizon": horizon,
         }
         malformed_before = self.source.report.malformed_rows
+        self._series = self.state.label_sets()
         seen: dt.date | None = None
         for first_day, last_day in self.source.changed_slices(**window, max_rows=self.slice_rows):
             costs = list(self.source.changed(**window, first_day=first_day, last_day=last_day))
@@ -284,7 +300,16 @@ class Reconciler:
         matched = _matching_records(cost, records.get(_record_unit(cost)))
         trace_id, parent_id, parent_source = self._parent(cost, matched)
         result.parents[parent_source] = result.parents.get(parent_source, 0) + 1
+        found = attribution(
+            kind=cost.kind,
+            recorded=[{**(r.context or {}), COMPUTE_TYPE: r.compute_type or ""} for r in matched],
+            tags=cost.tags,
+            user_keys=self.tag_keys,
+            billing_facts=_billing_facts(cost),
+        )
         attributes: dict[str, Any] = {
+            **found.attributes,
+            BILLING_ATTRIBUTION_SOURCE: found.source,
             BILLING_UNIT_KIND: cost.kind,
             BILLING_UNIT_ID: cost.unit_id,
             DBU_BILLED: delta_dbu,
@@ -299,11 +324,6 @@ class Reconciler:
         }
         if cost.unpriced_rows:
             attributes[BILLING_UNPRICED_ROWS] = cost.unpriced_rows
-        if cost.kind in (STATEMENT, WAREHOUSE_IDLE) and cost.scope:
-            attributes[WAREHOUSE_ID] = cost.scope
-        compute = next((r.compute_type for r in matched if r.compute_type), None)
-        if compute:
-            attributes[COMPUTE_TYPE] = compute
         estimated = [r.estimated_usd for r in matched if r.estimated_usd is not None]
         if estimated and usd > 0:
             attributes[COST_ESTIMATE_ERROR] = (sum(estimated) - usd) / usd
@@ -315,7 +335,17 @@ class Reconciler:
             "end_ns": cost.usage_end_ms * 1_000_000,
             "attributes": attributes,
         }
-        return OutboxEntry(cost.kind, cost.unit_id, cost.dbu, usd, delta_dbu, delta_usd, emission, payload)
+        labels = previous.labels if previous is not None else self._labels(found.attributes)
+        return OutboxEntry(cost.kind, cost.unit_id, cost.dbu, usd, delta_dbu, delta_usd, emission, payload, labels)
+
+    def _labels(self, attributes: dict[str, Any]) -> dict[str, str]:
+        labels = metric_labels(attributes, self.tag_keys)
+        spelled = labels_json(labels)
+        if spelled not in self._series:
+            if len(self._series) >= MAX_BILLED_SERIES:
+                return {}
+            self._series.add(spelled)
+        return labels
 
     @staticmethod
     def _parent(cost: BilledCost, matched: Sequence[SpanRecord]) -> tuple[int, int | None, str]:
@@ -366,6 +396,21 @@ def reconciler_resource(state: StateStore) -> Resource:
 def _service_name_from_environment() -> Resource:
     name = os.environ.get("OTEL_SERVICE_NAME", "").strip()
     return Resource({"service.name": name}) if name else Resource.get_empty()
+
+
+def _billing_facts(cost: BilledCost) -> dict[str, str | None]:
+    """What billing itself says of a unit: its warehouse, cluster and job ids and (from the SKU) its compute type."""
+    cluster = cost.cluster_id
+    if cost.kind == CLUSTER:
+        cluster = cluster or cost.unit_id.split("/", 1)[0]
+    elif cost.kind == NOTEBOOK:
+        cluster = cluster or cost.scope
+    return {
+        WAREHOUSE_ID: cost.scope if cost.kind in (STATEMENT, WAREHOUSE_IDLE) else None,
+        CLUSTER_ID: cluster,
+        JOB_ID: cost.job_id,
+        COMPUTE_TYPE: compute_type_of(cost.kind, cost.sku_name),
+    }
 
 
 def _record_unit(cost: BilledCost) -> tuple[str, str]:

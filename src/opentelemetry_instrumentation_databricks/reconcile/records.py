@@ -6,11 +6,18 @@ reconciler can still put their billed cost into the right trace, :class:`SpanIdR
 one compact JSON line per keyed span to a file of its own::
 
     {"k":"job_run","u":"1234","s":null,"t":"<trace hex>","p":"<span hex>","a":<start ns>,"b":<end ns>,
-     "d":<estimated DBU>,"c":<estimated USD>,"x":"<compute type>"}
+     "d":<estimated DBU>,"c":<estimated USD>,"x":"<compute type>",
+     "o":{"j":"<dagster job>","r":"<run id>","n":"<op>","a":"<asset key>","q":"<partition>",
+          "w":"<warehouse id>","c":"<cluster id>","i":"<job id>","g":{"team":"<user tag value>"}}}
+
+``"o"`` is the span's orchestration context (only the fields it had; absent on spans without any, and in lines
+written before it existed, which still load): the strongest source of a billing span's attribution
+(:mod:`.attribution`). ``"g"`` holds the user tag keys the recorder was given (``tag_keys``), from the span's
+``databricks.cluster.custom_tags``; values are cut at :data:`.attribution.MAX_VALUE_LENGTH` characters.
 
 Usage::
 
-    provider.add_span_processor(SpanIdRecorder("/Volumes/main/ops/otel_span_records"))
+    provider.add_span_processor(SpanIdRecorder("/Volumes/main/ops/otel_span_records", tag_keys=("team",)))
     ...
     records = SpanIdRecords.load("/Volumes/main/ops/otel_span_records", units={("job_run", "1234")})
 
@@ -38,18 +45,63 @@ import os
 import socket
 import threading
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from ..attributes import COMPUTE_TYPE, COST_ESTIMATED_USD, DBU_ESTIMATED
+from ..attributes import (
+    CLUSTER_ID,
+    COMPUTE_TYPE,
+    COST_ESTIMATED_USD,
+    DAGSTER_ASSET_KEY,
+    DAGSTER_JOB_NAME,
+    DAGSTER_OP_NAME,
+    DAGSTER_PARTITION_KEY,
+    DAGSTER_RUN_ID,
+    DBU_ESTIMATED,
+    JOB_ID,
+    TAG_PREFIX,
+    WAREHOUSE_ID,
+)
+from .attribution import MAX_TAG_KEYS, bounded, context_of_span, parse_tag_keys
 from .keys import attributes_of, key_of
 
 _logger = logging.getLogger(__name__)
 _PREFIX = "spans-"
+_CODES = {
+    DAGSTER_JOB_NAME: "j",
+    DAGSTER_RUN_ID: "r",
+    DAGSTER_OP_NAME: "n",
+    DAGSTER_ASSET_KEY: "a",
+    DAGSTER_PARTITION_KEY: "q",
+    WAREHOUSE_ID: "w",
+    CLUSTER_ID: "c",
+    JOB_ID: "i",
+}
+_NAMES = {code: name for name, code in _CODES.items()}
+
+
+def _encode(context: dict[str, str]) -> dict[str, Any]:
+    encoded: dict[str, Any] = {_CODES[name]: value for name, value in context.items() if name in _CODES}
+    tags = {name[len(TAG_PREFIX) :]: value for name, value in context.items() if name.startswith(TAG_PREFIX)}
+    if tags:
+        encoded["g"] = tags
+    return encoded
+
+
+def _decode(encoded: Any) -> dict[str, str] | None:
+    if not isinstance(encoded, dict):
+        return None
+    context = {_NAMES[code]: bounded(value) for code, value in encoded.items() if code in _NAMES and value}
+    tags = encoded.get("g")
+    if isinstance(tags, dict):
+        for key, value in list(tags.items())[:MAX_TAG_KEYS]:
+            if value:
+                context[f"{TAG_PREFIX}{key}"] = bounded(value)
+    return context or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,30 +116,29 @@ class SpanRecord:
     estimated_dbu: float | None
     estimated_usd: float | None
     compute_type: str | None
+    context: dict[str, str] | None = field(default=None, hash=False)
+    """The span's orchestration context by attribute name (``dagster.job.name``, ``databricks.tag.team``...)."""
 
     @property
     def unit(self) -> tuple[str, str]:
         return self.kind, self.unit_id
 
     def to_line(self) -> str:
-        return (
-            json.dumps(
-                {
-                    "k": self.kind,
-                    "u": self.unit_id,
-                    "s": self.scope,
-                    "t": f"{self.trace_id:032x}",
-                    "p": f"{self.span_id:016x}",
-                    "a": self.start_ns,
-                    "b": self.end_ns,
-                    "d": self.estimated_dbu,
-                    "c": self.estimated_usd,
-                    "x": self.compute_type,
-                },
-                separators=(",", ":"),
-            )
-            + "\n"
-        )
+        line: dict[str, Any] = {
+            "k": self.kind,
+            "u": self.unit_id,
+            "s": self.scope,
+            "t": f"{self.trace_id:032x}",
+            "p": f"{self.span_id:016x}",
+            "a": self.start_ns,
+            "b": self.end_ns,
+            "d": self.estimated_dbu,
+            "c": self.estimated_usd,
+            "x": self.compute_type,
+        }
+        if self.context:
+            line["o"] = _encode(self.context)
+        return json.dumps(line, separators=(",", ":")) + "\n"
 
     @classmethod
     def from_line(cls, line: str) -> SpanRecord:
@@ -103,10 +154,11 @@ class SpanRecord:
             estimated_dbu=data.get("d"),
             estimated_usd=data.get("c"),
             compute_type=data.get("x"),
+            context=_decode(data.get("o")),
         )
 
 
-def record_of(span: ReadableSpan) -> SpanRecord | None:
+def record_of(span: ReadableSpan, tag_keys: tuple[str, ...] = ()) -> SpanRecord | None:
     key = key_of(span)
     if key is None or span.context is None:
         return None
@@ -124,13 +176,17 @@ def record_of(span: ReadableSpan) -> SpanRecord | None:
         float(dbu) if isinstance(dbu, (int, float)) else None,
         float(usd) if isinstance(usd, (int, float)) else None,
         str(compute) if compute is not None else None,
+        context_of_span(attributes, tag_keys) or None,
     )
 
 
 class SpanIdRecorder(SpanProcessor):
-    """Appends a :class:`SpanRecord` for every keyed span that ends, to this process's file in ``directory``."""
+    """Appends a :class:`SpanRecord` for every keyed span that ends, to this process's file in ``directory``;
+    ``tag_keys`` (e.g. ``("team", "cost_center")``, at most :data:`.attribution.MAX_TAG_KEYS`) are the user tags
+    recorded from the span's cluster tags."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], tag_keys: tuple[str, ...] | str = ()) -> None:
+        self.tag_keys = parse_tag_keys(tag_keys)
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.written = 0
@@ -151,7 +207,7 @@ class SpanIdRecorder(SpanProcessor):
             if COMPUTE_TYPE not in attributes_of(span):
                 return
         try:
-            record = record_of(span)
+            record = record_of(span, self.tag_keys)
             if record is None:
                 return
             line = record.to_line()

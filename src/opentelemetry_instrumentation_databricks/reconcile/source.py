@@ -43,6 +43,7 @@ from typing import Any, Protocol
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
+from .attribution import parse_tag_keys, tag_columns, tags_from_values
 from .keys import KINDS, ReconcileKey
 from .query import (
     RESULT_COLUMNS,
@@ -92,6 +93,12 @@ class BilledCost:
     trace_tag: str | None
     span_tag: str | None
     last_ingestion: dt.date | None
+    sku_name: str | None = None
+    job_id: str | None = None
+    cluster_id: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    """``(Databricks tag key, value)`` of our ``dagster_*`` tags and the user's tag keys: the unit's ``custom_tags``,
+    or a statement's ``query_tags``."""
 
     @property
     def unit(self) -> Unit:
@@ -167,11 +174,13 @@ def _as_tag(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def parse_row(row: Sequence[Any]) -> BilledCost:
-    """One result row of the billing SQL as a :class:`BilledCost`; raises ``ValueError`` when malformed."""
+def parse_row(row: Sequence[Any], tag_keys: Sequence[str] = ()) -> BilledCost:
+    """One result row of the billing SQL (asked for the user tag keys ``tag_keys``) as a :class:`BilledCost`;
+    raises ``ValueError`` when malformed."""
     if len(row) != len(RESULT_COLUMNS):
         raise ValueError(f"{len(row)} columns, expected {len(RESULT_COLUMNS)}")
-    kind, unit_id, scope, dbu, usd, start, end, count, unpriced, trace_tag, span_tag, ingested = row
+    kind, unit_id, scope, dbu, usd, start, end, count, unpriced, trace_tag, span_tag, ingested = row[:12]
+    sku_name, job_id, cluster_id, tag_values = row[12:]
     if kind not in _KNOWN_KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     if not unit_id:
@@ -189,6 +198,10 @@ def parse_row(row: Sequence[Any]) -> BilledCost:
         trace_tag=_as_tag(trace_tag),
         span_tag=_as_tag(span_tag),
         last_ingestion=_as_date(ingested),
+        sku_name=_as_tag(sku_name),
+        job_id=_as_tag(job_id),
+        cluster_id=_as_tag(cluster_id),
+        tags=tags_from_values(tag_columns(tag_keys), tag_values),
     )
 
 
@@ -199,7 +212,8 @@ class SqlBillingSource:
     failure). ``discount`` multiplies list prices (0.8 = 20% off). ``history_latency_seconds`` is how long after an
     hour ends its query history and billing are taken as complete. ``coverage_slack_seconds``: a job run or pipeline
     update counts as billed when its billing rows reach to within this much of the span's end. ``clock`` returns
-    epoch seconds (tests pass the emulator's clock).
+    epoch seconds (tests pass the emulator's clock). ``tag_keys``: the user tag keys (e.g. ``("team",)``) read from
+    ``custom_tags`` / ``query_tags`` besides our ``dagster_*`` ones (see :mod:`.attribution`).
     """
 
     def __init__(
@@ -211,11 +225,16 @@ class SqlBillingSource:
         coverage_slack_seconds: float = 900.0,
         clock: Callable[[], float] = time.time,
         fetch_size: int = 10_000,
+        tag_keys: Sequence[str] | str = (),
     ) -> None:
         try:
             self.discount = parse_discount(discount)
         except ValueError as error:
             raise ValueError(f"discount={discount!r}: {error}") from None
+        try:
+            self.tag_keys = parse_tag_keys(tag_keys)
+        except ValueError as error:
+            raise ValueError(f"tag_keys={tag_keys!r}: {error}") from None
         self.history_latency_seconds = history_latency_seconds
         self.coverage_slack_seconds = coverage_slack_seconds
         self.clock = clock
@@ -235,7 +254,9 @@ class SqlBillingSource:
         self.report.refused_keys += len(refused)
         if not good:
             return {}
-        sql = keyed_billing_sql(good, discount=self.discount, complete_before_ms=self.complete_before_ms())
+        sql = keyed_billing_sql(
+            good, discount=self.discount, complete_before_ms=self.complete_before_ms(), tag_keys=self.tag_keys
+        )
         windows = {key.lookup_unit: key for key in good}
         slack_ms = self.coverage_slack_seconds * 1000
         found: dict[Unit, BilledCost] = {}
@@ -304,6 +325,7 @@ class SqlBillingSource:
             discount=self.discount,
             first_day=first_day,
             last_day=last_day,
+            tag_keys=self.tag_keys,
         )
         return self._run(sql)
 
@@ -332,7 +354,7 @@ class SqlBillingSource:
         for row in rows:
             self.report.rows += 1
             try:
-                cost = parse_row(row)
+                cost = parse_row(row, self.tag_keys)
             except (ValueError, TypeError) as error:
                 self.report.malformed(row, str(error))
                 if self.report.malformed_rows == 1:

@@ -2,9 +2,13 @@
 
 One SQLite file (WAL journal, every change in one transaction)::
 
-    units(kind, unit_id, dbu, usd, emissions)     -- cumulative totals already emitted AND acknowledged
-    outbox(kind, unit_id, dbu, usd, delta_dbu, delta_usd, emission, payload)  -- deltas written, not yet acknowledged
+    units(kind, unit_id, dbu, usd, emissions, labels)  -- cumulative totals already emitted AND acknowledged
+    outbox(kind, unit_id, dbu, usd, delta_dbu, delta_usd, emission, payload, labels)  -- deltas not yet acknowledged
     meta(name, value)                               -- watermark, complete_before_ms, pending values of both
+
+``labels`` (JSON) are the billed-metric labels of a unit (:func:`.attribution.metric_labels`), fixed at its first
+emission: a restatement keeps them, so a unit never moves between metric series. A state file from before labels
+existed gains the column on open (``'{}'``: its units stay in the series of their unit kind and attribution).
 
 The protocol is in :mod:`.reconciler`'s docstring.
 """
@@ -17,7 +21,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _CHUNK = 500
@@ -28,6 +32,7 @@ class Emitted:
     dbu: float
     usd: float
     emissions: int
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,7 @@ class OutboxEntry:
     delta_usd: float
     emission: int
     payload: dict[str, Any]
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 class StateStore:
@@ -62,6 +68,10 @@ class StateStore:
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
             """
         )
+        for table in ("units", "outbox"):
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if "labels" not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN labels TEXT NOT NULL DEFAULT '{{}}'")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -87,27 +97,41 @@ class StateStore:
             for first in range(0, len(ids), _CHUNK):
                 chunk = ids[first : first + _CHUNK]
                 rows = self._db.execute(
-                    "SELECT unit_id, dbu, usd, emissions FROM units "
+                    "SELECT unit_id, dbu, usd, emissions, labels FROM units "
                     f"WHERE kind = ? AND unit_id IN ({','.join('?' * len(chunk))})",
                     [kind, *chunk],
                 )
-                for unit_id, dbu, usd, emissions in rows:
-                    found[(kind, unit_id)] = Emitted(dbu, usd, emissions)
+                for unit_id, dbu, usd, emissions, labels in rows:
+                    found[(kind, unit_id)] = Emitted(dbu, usd, emissions, json.loads(labels))
         return found
 
     def outbox(self) -> list[OutboxEntry]:
         rows = self._db.execute(
-            "SELECT kind, unit_id, dbu, usd, delta_dbu, delta_usd, emission, payload FROM outbox ORDER BY rowid"
+            "SELECT kind, unit_id, dbu, usd, delta_dbu, delta_usd, emission, payload, labels FROM outbox ORDER BY rowid"
         ).fetchall()
-        return [OutboxEntry(*row[:7], json.loads(row[7])) for row in rows]
+        return [OutboxEntry(*row[:7], json.loads(row[7]), json.loads(row[8])) for row in rows]
 
     def totals_by_kind(self) -> dict[str, tuple[float, float]]:
         rows = self._db.execute("SELECT kind, SUM(dbu), SUM(usd) FROM units GROUP BY kind").fetchall()
         return {kind: (dbu, usd) for kind, dbu, usd in rows}
 
+    def totals_by_series(self) -> list[tuple[str, dict[str, str], float, float]]:
+        """``[(unit kind, labels, dbu, usd)]``: the committed totals per billed-metric series."""
+        rows = self._db.execute(
+            "SELECT kind, labels, SUM(dbu), SUM(usd) FROM units GROUP BY kind, labels ORDER BY kind, labels"
+        ).fetchall()
+        return [(kind, json.loads(labels), dbu, usd) for kind, labels, dbu, usd in rows]
+
+    def label_sets(self) -> set[str]:
+        """The distinct ``labels`` (JSON) of committed and staged units: the series that exist."""
+        rows = self._db.execute("SELECT labels FROM units UNION SELECT labels FROM outbox").fetchall()
+        return {labels for (labels,) in rows}
+
     def units(self) -> dict[tuple[str, str], Emitted]:
-        rows = self._db.execute("SELECT kind, unit_id, dbu, usd, emissions FROM units").fetchall()
-        return {(kind, unit_id): Emitted(dbu, usd, n) for kind, unit_id, dbu, usd, n in rows}
+        rows = self._db.execute("SELECT kind, unit_id, dbu, usd, emissions, labels FROM units").fetchall()
+        return {
+            (kind, unit_id): Emitted(dbu, usd, n, json.loads(labels)) for kind, unit_id, dbu, usd, n, labels in rows
+        }
 
     def instance_id(self) -> str:
         """A random id made once and kept in ``meta``: the reconciler's ``service.instance.id`` across runs."""
@@ -124,9 +148,20 @@ class StateStore:
         """Write intents and the pending watermark in one transaction (step 2 of the protocol)."""
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO outbox (kind, unit_id, dbu, usd, delta_dbu, delta_usd, emission, payload, "
+                "labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (e.kind, e.unit_id, e.dbu, e.usd, e.delta_dbu, e.delta_usd, e.emission, json.dumps(e.payload))
+                    (
+                        e.kind,
+                        e.unit_id,
+                        e.dbu,
+                        e.usd,
+                        e.delta_dbu,
+                        e.delta_usd,
+                        e.emission,
+                        json.dumps(e.payload),
+                        labels_json(e.labels),
+                    )
                     for e in entries
                 ],
             )
@@ -136,10 +171,16 @@ class StateStore:
         """Move every outbox entry into ``units`` and promote the pending meta values (step 4)."""
         with self.transaction() as db:
             moved = db.execute(
-                "INSERT OR REPLACE INTO units SELECT kind, unit_id, dbu, usd, emission FROM outbox"
+                "INSERT OR REPLACE INTO units (kind, unit_id, dbu, usd, emissions, labels) "
+                "SELECT kind, unit_id, dbu, usd, emission, labels FROM outbox"
             ).rowcount
             db.execute("DELETE FROM outbox")
             for name, value in db.execute("SELECT name, value FROM meta WHERE name LIKE 'pending_%'").fetchall():
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name[len("pending_") :], value))
             db.execute("DELETE FROM meta WHERE name LIKE 'pending_%'")
         return moved
+
+
+def labels_json(labels: dict[str, str]) -> str:
+    """The one spelling of a label set in the state (sorted keys), so equal sets are one series."""
+    return json.dumps(labels, sort_keys=True, separators=(",", ":"))
