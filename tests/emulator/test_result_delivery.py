@@ -167,3 +167,14 @@ def test_the_file_store_is_bounded_by_bytes_and_counts_what_it_evicts(ws):
 def test_chunk_rows_must_be_a_positive_integer():
     with pytest.raises(ValueError, match="chunk_rows"):
         ResultSettings(chunk_rows=0)
+
+
+def test_timestamps_carry_the_session_time_zone(ws):
+    with (
+        ws.sql_connect(session_configuration={"timezone": "Europe/Amsterdam"}) as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT CAST('2022-03-02 12:54:56' AS TIMESTAMP) AS at")
+        table = cursor.fetchall_arrow()
+    assert table.schema.field("at").type == pyarrow.timestamp("us", tz="Europe/Amsterdam")
+    assert str(table.column("at")[0].as_py().tzinfo) == "Europe/Amsterdam"
