@@ -3,7 +3,8 @@
 Durations are the time a statement took on the emulator's clock (:func:`fitted` splits it into phases), or, where
 no time passes (a frozen clock) and for asynchronous statements, those of a replaceable latency model (a
 deterministic function of the statement), so history shows realistic, non-zero timings even on a frozen clock; the
-emulator never advances the shared clock for a statement. The store is bounded: past ``max_records`` the oldest records are dropped and counted.
+emulator never advances the shared clock for a statement. The store is bounded: past ``max_records`` the oldest
+records are dropped and counted.
 """
 
 from __future__ import annotations
