@@ -128,11 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _accuracy(arguments)
     if arguments.command == "report":
         return _report(parser, arguments)
-    from .reconciler import Reconciler, reconciler_resource
-    from .state import StateStore
-    from .wiring import BillingWarehouseUnreachable, build_meter_provider
+    from .reconciler import Reconciler
+    from .wiring import BillingWarehouseUnreachable
 
-    meter_provider = build_meter_provider(reconciler_resource(StateStore(arguments.state)))
     reconciler = Reconciler.from_environment(
         state_path=arguments.state,
         records_directory=arguments.records,
@@ -142,7 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         token=arguments.token,
         discount=arguments.discount,
         lookback_days=arguments.lookback_days,
-        meter_provider=meter_provider,
     )
     print(
         "... reading billing ingested since the watermark (one SQL statement per slice of usage days)", file=sys.stderr
@@ -163,9 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         reconciler.source.close()
-        if meter_provider is not None:
-            meter_provider.shutdown()
+        if reconciler.meter_provider is not None:
+            reconciler.meter_provider.shutdown()
         reconciler.exporter.shutdown()
+        reconciler.state.close()
     seconds = time.monotonic() - started
     print(f"... done in {seconds:.1f} s", file=sys.stderr)
     if arguments.json:
@@ -197,7 +195,12 @@ def _accuracy(arguments: argparse.Namespace) -> int:
     def progress(count: int) -> None:
         print(f"... {count:,} span records read", file=sys.stderr)
 
-    report = load_report(arguments.records, StateStore(arguments.state).units(), arguments.since, progress)
+    state = StateStore(arguments.state)
+    try:
+        units = state.units()
+    finally:
+        state.close()
+    report = load_report(arguments.records, units, arguments.since, progress)
     print(to_json(report) if arguments.json else format_table(report))
     return 0
 
