@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from databricks_emulator import Emulator
@@ -13,7 +14,14 @@ from databricks_emulator import Emulator
 COMMAND = str(Path(sys.executable).with_name("databricks-otel-reconcile"))
 
 
-def run_reconcile(ws: Emulator, endpoint: str, *arguments: str, metrics: bool = False) -> subprocess.CompletedProcess:
+def run_reconcile(
+    ws: Emulator,
+    endpoint: str,
+    *arguments: str,
+    metrics: bool = False,
+    environment: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """``environment`` adds variables (e.g. ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` to send spans elsewhere)."""
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "DATABRICKS_"))}
     environ.update(
         DATABRICKS_HOST=ws.host,
@@ -22,4 +30,5 @@ def run_reconcile(ws: Emulator, endpoint: str, *arguments: str, metrics: bool = 
         OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
         OTEL_METRICS_EXPORTER="otlp" if metrics else "none",
     )
+    environ.update(environment or {})
     return subprocess.run([COMMAND, *arguments], env=environ, capture_output=True, text=True, timeout=120)

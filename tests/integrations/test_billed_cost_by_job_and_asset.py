@@ -1,0 +1,234 @@
+"""Issue #11 "done means": billed cost per Dagster job and per asset agrees in every place a user reads it.
+
+Two Dagster jobs (``sales_daily`` materializes ``sales/orders`` and ``bronze/events``, ``events_hourly`` only
+``bronze/events``) run in-process with :class:`InsightsDatabricksResource` against the emulator: SQL statements
+through the real connector, a classic and a serverless job run and a pipeline update through the real SDK, with the
+span-time id record. Two simulated days later ``databricks-otel-reconcile run`` (a child process) exports its
+billing spans over OTLP to a receiver and its billed metrics over OTLP to a relay that a real Prometheus scrapes;
+``report --json`` reads the same bill straight from the system tables. Per job and per asset, the billing spans,
+the Prometheus series and the report rows are the same dollars, and in each view the attributed values plus the
+unattributed share are the whole of ``system.billing.usage``, priced (read through the connector).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import dagster as dg
+import pytest
+from databricks.sdk.service import compute, jobs, pipelines
+from opentelemetry.sdk.trace import TracerProvider
+
+from databricks_emulator import Emulator
+from databricks_emulator.clock import Clock
+from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
+from opentelemetry_instrumentation_databricks.dagster import InsightsDatabricksResource
+from opentelemetry_instrumentation_databricks.reconcile import SpanIdRecorder
+
+from ..otlp_receiver import OtlpReceiver
+from .otlp_prometheus_relay import OtlpPrometheusRelay
+from .prometheus_server import BINARY, PrometheusServer
+from .reconcile_cli import run_reconcile
+
+DAY = 86400
+BILLED = "databricks_cost_billed_total"
+CENT = 0.005
+CLUSTER = compute.ClusterSpec(spark_version="15.4.x-scala2.12", node_type_id="i3.xlarge", num_workers=2)
+VIEWS = {"dagster_job_name": "dagster.job.name", "dagster_asset_key": "dagster.asset.key"}
+"""``report --by`` / Prometheus label -> the billing span attribute of the same dimension."""
+BILLED_USAGE_SQL = """SELECT SUM(CAST(u.usage_quantity AS DOUBLE) * CAST(p.pricing.effective_list.default AS DOUBLE))
+FROM system.billing.usage AS u
+JOIN system.billing.list_prices AS p
+  ON p.sku_name = u.sku_name AND p.cloud = u.cloud AND p.usage_unit = u.usage_unit AND p.currency_code = 'USD'
+  AND u.usage_end_time > p.price_start_time AND (p.price_end_time IS NULL OR u.usage_end_time <= p.price_end_time)"""
+
+pytestmark = [
+    pytest.mark.prometheus,
+    pytest.mark.subprocess,
+    pytest.mark.skipif(BINARY is None, reason="no prometheus binary on PATH (Debian: apt-get install prometheus)"),
+]
+
+Figures = dict[str | None, float]
+"""Billed dollars by value of a dimension; ``None`` is the unattributed share (no value)."""
+
+
+@dg.asset(key_prefix=["sales"])
+def orders(databricks: InsightsDatabricksResource) -> None:
+    with databricks.get_sql_client() as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE OR REPLACE TABLE e2e_orders AS SELECT * FROM VALUES "
+            "(1, 'eu', 12.5), (2, 'us', 40.0), (3, 'eu', 7.25) AS t(id, region, amount)"
+        )
+        cursor.execute("SELECT region, sum(amount) FROM e2e_orders GROUP BY region")
+        cursor.fetchall()
+    with databricks.get_workspace_client() as workspace:
+        task = jobs.SubmitTask(
+            task_key="rollup", notebook_task=jobs.NotebookTask(notebook_path="/Repos/sales/rollup"), new_cluster=CLUSTER
+        )
+        workspace.jobs.submit(run_name="orders rollup", tasks=[task]).result()
+
+
+class EventsPipeline(dg.ConfigurableResource):
+    """The LakeFlow pipeline ``bronze/events`` refreshes."""
+
+    pipeline_id: str
+
+
+@dg.asset(key_prefix=["bronze"], deps=[orders])
+def events(databricks: InsightsDatabricksResource, events_pipeline: EventsPipeline) -> None:
+    pipeline_id = events_pipeline.pipeline_id
+    with databricks.get_workspace_client() as workspace:
+        task = jobs.SubmitTask(
+            task_key="enrich",
+            spark_python_task=jobs.SparkPythonTask(python_file="/Workspace/bronze/enrich.py"),
+            environment_key="default",
+        )
+        environment = jobs.JobEnvironment(environment_key="default", spec=compute.Environment(client="2"))
+        workspace.jobs.submit(run_name="enrich events", tasks=[task], environments=[environment]).result()
+        update_id = workspace.pipelines.start_update(pipeline_id).update_id
+        done = (pipelines.UpdateInfoState.COMPLETED, pipelines.UpdateInfoState.FAILED)
+        while workspace.pipelines.get_update(pipeline_id, update_id).update.state not in done:
+            pass
+    with databricks.get_sql_client() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM e2e_orders")
+        cursor.fetchall()
+
+
+sales_daily = dg.define_asset_job("sales_daily", selection=[orders, events])
+events_hourly = dg.define_asset_job("events_hourly", selection=[events])
+
+
+def create_pipeline(ws: Emulator) -> str:
+    """Deployed before any Dagster run (as a bundle deploys it): its tags name no Dagster job."""
+    return (
+        ws.workspace_client()
+        .pipelines.create(
+            name="events dlt",
+            edition="PRO",
+            catalog="main",
+            schema="bronze",
+            clusters=[pipelines.PipelineCluster(label="default", node_type_id="i3.xlarge", num_workers=2)],
+            libraries=[pipelines.PipelineLibrary(notebook=pipelines.NotebookLibrary(path="/dlt/events"))],
+        )
+        .pipeline_id
+    )
+
+
+def run_dagster_jobs(ws: Emulator, pipeline_id: str) -> list[dg.ExecuteInProcessResult]:
+    databricks = InsightsDatabricksResource(workspace_url=ws.host, access_token=ws.token, warehouse_id=ws.warehouse_id)
+    definitions = dg.Definitions(
+        assets=[orders, events],
+        jobs=[sales_daily, events_hourly],
+        resources={"databricks": databricks, "events_pipeline": EventsPipeline(pipeline_id=pipeline_id)},
+    )
+    results = [definitions.resolve_job_def(name).execute_in_process() for name in ("sales_daily", "events_hourly")]
+    assert all(result.success for result in results)
+    return results
+
+
+def summed(pairs: Iterable[tuple[Any, float]]) -> Figures:
+    totals: Figures = collections.defaultdict(float)
+    for value, usd in pairs:
+        totals[None if value in (None, "") else str(value)] += usd
+    return dict(totals)
+
+
+def from_billing_spans(receiver: OtlpReceiver, attribute: str) -> Figures:
+    billing = [span.attributes for span in receiver.spans() if span.name == "databricks.billing"]
+    return summed((attributes.get(attribute), attributes["databricks.cost.billed_usd"]) for attributes in billing)
+
+
+def from_prometheus(server: PrometheusServer, label: str, total: float) -> Figures:
+    """``sum by (label)`` of the billed counter, once Prometheus has scraped the whole ``total``."""
+    server.wait_for(
+        f"sum({BILLED})", timeout=30, accept=lambda found: bool(found) and abs(float(found[0]["value"][1]) - total) < 1e-9
+    )
+    result = server.query(f"sum by ({label}) ({BILLED})")
+    return summed((entry["metric"].get(label), float(entry["value"][1])) for entry in result)
+
+
+def from_report(ws: Emulator, receiver: OtlpReceiver, by: str) -> Figures:
+    done = run_reconcile(ws, receiver.endpoint, "report", "--by", by, "--since", "7d", "--json")
+    assert done.returncode == 0, done.stderr
+    return summed((row["value"], row["usd"]) for row in json.loads(done.stdout)["rows"])
+
+
+def from_dagster_observations(results: list[dg.ExecuteInProcessResult], by: str) -> Figures | None:
+    """(c) of the issue: billed cost per job / asset from the ``databricks/cost_billed_usd`` AssetObservations the
+    reconciling definitions factory records (#11 item 4). ``None`` until that factory is on main: then this reads
+    the observations recorded on the runs' instance and the test compares them like the other three views."""
+    return None
+
+
+def billed_usage_usd(ws: Emulator) -> float:
+    with ws.sql_connect() as connection, connection.cursor() as cursor:
+        cursor.execute(BILLED_USAGE_SQL)
+        (total,) = cursor.fetchone()
+    return float(total)
+
+
+def assert_same_to_the_cent(views: Mapping[str, Figures], truth: float) -> None:
+    named = {name: figures for name, figures in views.items() if figures is not None}
+    values = set().union(*(figures for figures in named.values()))
+    for value in values:
+        found = {name: round(figures.get(value, 0.0), 6) for name, figures in named.items()}
+        assert max(found.values()) - min(found.values()) < CENT, f"{value}: {found}"
+    for name, figures in named.items():
+        assert sum(figures.values()) == pytest.approx(truth, abs=CENT), name
+
+
+def test_billed_cost_per_job_and_asset_agrees_in_spans_prometheus_and_report_and_sums_to_billing_usage(tmp_path):
+    records, state = tmp_path / "records", tmp_path / "state.sqlite"
+    provider = TracerProvider()
+    recorder = SpanIdRecorder(records)
+    provider.add_span_processor(recorder)
+    instrumentor = DatabricksInstrumentor()
+    with (
+        Emulator(clock=Clock(time.time() - 3 * DAY)) as ws,
+        OtlpReceiver() as receiver,
+        OtlpPrometheusRelay() as relay,
+    ):
+        ws.auto_advance_on_poll = "settle"
+        server = PrometheusServer(tmp_path, [relay.target], honor_labels=True)
+        try:
+            instrumentor.instrument(tracer_provider=provider)
+            try:
+                pipeline_id = create_pipeline(ws)
+                results = run_dagster_jobs(ws, pipeline_id)
+            finally:
+                instrumentor.uninstrument()
+                recorder.shutdown()
+            ws.clock.advance(2 * DAY)
+            reconciled = run_reconcile(
+                ws,
+                relay.endpoint,
+                "run",
+                *("--state", str(state), "--records", str(records), "--json"),
+                metrics=True,
+                environment={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{receiver.endpoint}/v1/traces"},
+            )
+            assert reconciled.returncode == 0, reconciled.stderr
+            summary = json.loads(reconciled.stdout)
+            total = summary["attributed_usd"] + summary["unattributed_usd"]
+            server.wait_ready()
+            views = {
+                by: {
+                    "billing spans": from_billing_spans(receiver, attribute),
+                    "prometheus": from_prometheus(server, by, total),
+                    "report": from_report(ws, receiver, by),
+                    "dagster observations": from_dagster_observations(results, by),
+                }
+                for by, attribute in VIEWS.items()
+            }
+            truth = billed_usage_usd(ws)
+        finally:
+            server.stop()
+    assert set(views["dagster_job_name"]["billing spans"]) == {"sales_daily", "events_hourly", None}
+    assert set(views["dagster_asset_key"]["billing spans"]) == {"sales/orders", "bronze/events", None}
+    assert total == pytest.approx(truth, abs=CENT)
+    for by, figures in views.items():
+        assert_same_to_the_cent(figures, truth), by
