@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from databricks_emulator import Emulator
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
+from opentelemetry_instrumentation_databricks.reconcile import SpanIdRecorder
 from opentelemetry_instrumentation_databricks.reconcile.cli import main
 from opentelemetry_instrumentation_databricks.reconcile.report import day_slices, dimension, parse_since
 
@@ -32,7 +33,13 @@ LEFT JOIN system.billing.list_prices AS p
 
 
 @pytest.fixture(scope="module")
-def billed_workspace():
+def span_records(tmp_path_factory):
+    """The span-time id record the example workload writes."""
+    return tmp_path_factory.mktemp("span-records")
+
+
+@pytest.fixture(scope="module")
+def billed_workspace(span_records):
     """The example workload, billed: ``(ws, dbu, usd)`` with the totals of system.billing.usage."""
     sys.path.insert(0, str(EXAMPLES))
     try:
@@ -40,13 +47,17 @@ def billed_workspace():
     finally:
         sys.path.remove(str(EXAMPLES))
     instrumentor = DatabricksInstrumentor()
+    provider = TracerProvider()
+    recorder = SpanIdRecorder(span_records)
+    provider.add_span_processor(recorder)
     with Emulator() as ws:
         ws.auto_advance_on_poll = "settle"
-        instrumentor.instrument(tracer_provider=TracerProvider())
+        instrumentor.instrument(tracer_provider=provider)
         try:
             workload.Workload(ws.workspace_client(), ws.sql_connect).run_round()
         finally:
             instrumentor.uninstrument()
+            recorder.shutdown()
         ws.clock.advance(BILLING_DELAY_SECONDS)
         with ws.sql_connect() as connection, connection.cursor() as cursor:
             cursor.execute(BILLED_TOTAL)
@@ -100,6 +111,35 @@ def test_cost_by_asset_names_every_asset_that_billed(report):
     rows = by_value(out)
     assert {"bronze/events", "reports/daily", "sales/orders_rollup", "sales/orders", "sales/customers"} <= set(rows)
     assert rows["sales/orders"]["sources"]["query_tags"] > 0
+
+
+def test_with_the_span_records_a_run_billed_without_tags_counts_under_the_job_and_asset_that_ran_it(
+    billed_workspace, report, span_records
+):
+    _, _, usd = billed_workspace
+    plain = by_value(report("--by", "dagster_job_name", "--since", "7d", "--json")[1])
+    status, out, err = report("--by", "dagster_job_name", "--since", "7d", "--records", str(span_records), "--json")
+    assert status == 0, err
+    recorded = by_value(out)
+    moved = recorded["daily_sales"]["usd"] - plain["daily_sales"]["usd"]
+    assert moved > 0, "the serverless forecast run bills with no tag; its record names daily_sales"
+    assert recorded["daily_sales"]["sources"]["span_record"] > 0
+    assert recorded[None]["usd"] == pytest.approx(plain[None]["usd"] - moved)
+    assert sum(row["usd"] for row in recorded.values()) == pytest.approx(usd, rel=1e-9)
+    assets = by_value(report("--by", "dagster_asset_key", "--since", "7d", "--records", str(span_records), "--json")[1])
+    assert "sales/forecast" in assets and "sales/forecast" not in by_value(
+        report("--by", "dagster_asset_key", "--since", "7d", "--json")[1]
+    )
+
+
+def test_records_leave_compute_types_alone_and_a_missing_records_directory_is_a_usage_error(
+    report, span_records, tmp_path
+):
+    plain = by_value(report("--by", "compute_type", "--since", "7d", "--json")[1])
+    recorded = by_value(report("--by", "compute_type", "--since", "7d", "--records", str(span_records), "--json")[1])
+    assert {kind: row["usd"] for kind, row in recorded.items()} == {kind: row["usd"] for kind, row in plain.items()}
+    status, _, err = report("--by", "dagster_job_name", "--since", "7d", "--records", str(tmp_path / "nowhere"))
+    assert status == 2 and "--records" in err and "SpanIdRecorder" in err
 
 
 def test_cost_by_compute_type_and_by_warehouse_attribute_from_usage_alone(billed_workspace, report):

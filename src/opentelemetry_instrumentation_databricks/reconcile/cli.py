@@ -5,7 +5,7 @@
     databricks-otel-reconcile run --state reconcile.sqlite --records /mnt/otel/span-records [--discount 0.8] [--json]
     databricks-otel-reconcile accuracy --since 2026-11-01 --state reconcile.sqlite --records ... [--json]
     databricks-otel-reconcile report --by dagster_job_name|dagster_asset_key|warehouse|compute_type|TAG --since 7d
-        [--discount 0.8] [--json|--csv]
+        [--records /mnt/otel/span-records] [--discount 0.8] [--json|--csv]
 
 Billing connection (the SQL connector; ``pip install databricks-sql-connector``): ``--host``/``DATABRICKS_HOST``,
 ``--http-path``/``DATABRICKS_HTTP_PATH`` (or ``--warehouse-id``/``DATABRICKS_WAREHOUSE_ID``),
@@ -92,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         help="dagster_job_name, dagster_asset_key, warehouse, compute_type, or any tag key (e.g. team)",
     )
     report.add_argument("--since", required=True, help="7d, 24h, or an ISO date / date-time (UTC)")
+    report.add_argument(
+        "--records",
+        type=_existing_directory,
+        help="directory of span-time id records: job runs and pipeline updates are attributed as `run` attributes them",
+    )
     _billing_connection(report)
     formats = report.add_mutually_exclusive_group()
     formats.add_argument("--json", action="store_true", help="machine-readable output")
@@ -217,7 +222,13 @@ def _report(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> i
     factory = connection_factory(arguments.host, arguments.http_path, arguments.warehouse_id, arguments.token)
     source = SqlBillingSource(factory, discount=arguments.discount)
     try:
-        report = billed_report(source, arguments.by, since, progress=lambda line: print(line, file=sys.stderr))
+        report = billed_report(
+            source,
+            arguments.by,
+            since,
+            progress=lambda line: print(line, file=sys.stderr),
+            records_directory=arguments.records,
+        )
     except SystemTablesUnavailable as error:
         print(f"databricks-otel-reconcile: {error}", file=sys.stderr)
         return 2

@@ -5,12 +5,13 @@
     databricks-otel-reconcile report --by dagster_job_name --since 7d
     databricks-otel-reconcile report --by dagster_asset_key --since 2026-11-01 --csv > cost.csv
     databricks-otel-reconcile report --by team --since 24h --json          # any tag key
+    databricks-otel-reconcile report --by dagster_job_name --since 7d --records /Volumes/main/ops/otel_span_records
 
 or from Python::
 
     from opentelemetry_instrumentation_databricks.reconcile.report import billed_report, parse_since
 
-    report = billed_report(source, "dagster_job_name", parse_since("7d", time.time()))
+    report = billed_report(source, "dagster_job_name", parse_since("7d", time.time()), records_directory=None)
     print(format_table(report))
 
 Where each dollar goes (``system.billing.usage`` priced with ``list_prices`` at ``effective_list`` times the
@@ -22,6 +23,13 @@ discount, summed over every record type):
   (:mod:`.query`'s per-query method: busy share of the hour, split by task + compilation + fetch time), each
   statement counted under its query tag; a statement without the tag, and the warehouse's idle share, fall back to
   the warehouse's own ``custom_tags``;
+* with ``--records`` (the directory of the span-time id record, :mod:`.records`), job runs and pipeline updates are
+  attributed as the reconciler attributes them: the recorded context of the run first, its ``custom_tags`` only
+  for what the record lacks. That covers the runs whose billing carries no tag (serverless jobs without a usage
+  policy, serverless pipelines) or a stale one (a deployed job or pipeline keeps the tags of whoever created it,
+  not of the Dagster job that ran it), so the report agrees with the ``databricks.billing`` spans and the billed
+  metrics to the cent. The read then returns one row per such run (bounded by the slice), not one per value;
+  statements keep their query tags (written by the same context as the record);
 * ``--by warehouse``: warehouse usage by ``usage_metadata.warehouse_id``; every other usage is unattributed;
 * ``--by compute_type``: every row by the kind of compute that billed it (``sql_warehouse``, ``jobs_classic``,
   ``jobs_serverless``, ``dlt``, ``all_purpose``, else the lower-cased ``billing_origin_product``).
@@ -37,6 +45,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -44,7 +53,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..tags import ASSET_KEY_TAG, JOB_NAME_TAG
+from .attribution import CONTEXT_TAGS, SPAN_RECORD, tag_attribute
+from .keys import JOB_RUN, PIPELINE_UPDATE
 from .query import MAX_STATEMENT_MS, PRICED_USAGE_FROM, USAGE_KIND, _statement_shares, usd_sql
+from .records import SpanIdRecords
 
 WAREHOUSE = "warehouse"
 COMPUTE_TYPE = "compute_type"
@@ -64,9 +76,11 @@ COMPUTE_TYPE_SQL = """CASE
       ELSE lower(COALESCE(u.billing_origin_product, 'other'))
     END"""
 
-SOURCES = ("usage_tags", "query_tags", "warehouse_idle")
-"""Where a row's dollars came from: usage rows themselves, statements' query tags (apportioned warehouse time), the
-warehouses' idle share."""
+SOURCES = ("usage_tags", "span_record", "query_tags", "warehouse_idle")
+"""Where a row's dollars came from: usage rows themselves, runs' span-time records (``--records``), statements' query
+tags (apportioned warehouse time), the warehouses' idle share."""
+RUN_KINDS = (JOB_RUN, PIPELINE_UPDATE)
+"""The units whose value ``--records`` can supply (one row each in the read)."""
 
 
 @dataclass(frozen=True)
@@ -153,10 +167,13 @@ def report_sql(
     last_day: dt.date | None,
     last_end_ms: int,
     discount: float = 1.0,
+    per_run: bool = False,
 ) -> str:
     """One statement of the report for usage rows that start at or after ``since_ms`` on ``first_day`` to
     ``last_day`` (``None``: every later day) and end by ``last_end_ms``. Rows: ``source, value, dbu, usd,
-    usage_rows, unpriced_rows, statements``."""
+    usage_rows, unpriced_rows, statements, run_unit``; with ``per_run`` the usage of each job run and pipeline update
+    is a row of its own whose ``run_unit`` names it (``job_run:<run id>``, ``pipeline_update:<update id>``), else
+    ``run_unit`` is NULL."""
     start_ms = max(since_ms, _epoch_ms(first_day))
     end_ms = _epoch_ms(last_day + dt.timedelta(days=1)) if last_day is not None else None
     window = f"unix_millis(u.usage_start_time) >= {start_ms}"
@@ -170,6 +187,13 @@ def report_sql(
         value = COMPUTE_TYPE_SQL
     else:
         value = f"u.custom_tags[{_literal(by)}]"
+    run_unit = "CAST(NULL AS STRING)"
+    if per_run:
+        run_unit = (
+            f"CASE WHEN u.usage_metadata.job_run_id IS NOT NULL THEN concat('{JOB_RUN}:', u.usage_metadata.job_run_id)"
+            f" WHEN u.usage_metadata.dlt_update_id IS NOT NULL"
+            f" THEN concat('{PIPELINE_UPDATE}:', u.usage_metadata.dlt_update_id) END"
+        )
     priced = f"""priced AS (
   SELECT {USAGE_KIND} AS kind,
     u.usage_metadata.warehouse_id AS warehouse_id,
@@ -178,15 +202,16 @@ def report_sql(
     unix_millis(u.usage_end_time) AS end_ms,
     CAST(u.usage_quantity AS DOUBLE) AS dbu,
     {usd_sql(discount)} AS usd,
-    {value} AS value
+    {value} AS value,
+    {run_unit} AS run_unit
   {PRICED_USAGE_FROM}
   WHERE {days} AND {window}
 )"""
     direct_rows = """SELECT 'usage_tags' AS source, p.value, SUM(p.dbu) AS dbu, SUM(p.usd) AS usd,
-    COUNT(*) AS usage_rows, COUNT_IF(p.usd IS NULL) AS unpriced_rows, 0 AS statements
+    COUNT(*) AS usage_rows, COUNT_IF(p.usd IS NULL) AS unpriced_rows, 0 AS statements, p.run_unit
   FROM priced AS p"""
     if by in (WAREHOUSE, COMPUTE_TYPE):
-        return f"WITH {priced}\n{direct_rows}\n  GROUP BY p.value"
+        return f"WITH {priced}\n{direct_rows}\n  GROUP BY p.value, p.run_unit"
     statements_until = f" AND unix_millis(h.start_time) < {end_ms}" if end_ms is not None else ""
     shares = _statement_shares(
         start_ms - MAX_STATEMENT_MS, last_end_ms, "", statements_until, f"h.query_tags[{_literal(by)}]"
@@ -199,17 +224,17 @@ warehouse_values AS (
 )
 {direct_rows}
   WHERE p.kind <> 'warehouse'
-  GROUP BY p.value
+  GROUP BY p.value, p.run_unit
 UNION ALL
 SELECT 'query_tags' AS source, COALESCE(a.value, v.value) AS value, SUM(a.dbu) AS dbu, SUM(a.usd) AS usd,
-    0 AS usage_rows, 0 AS unpriced_rows, COUNT(DISTINCT a.statement_id) AS statements
+    0 AS usage_rows, 0 AS unpriced_rows, COUNT(DISTINCT a.statement_id) AS statements, CAST(NULL AS STRING) AS run_unit
   FROM apportioned AS a
   LEFT JOIN warehouse_values AS v ON v.warehouse_id = a.warehouse_id AND v.start_ms = a.hour_start_ms
   GROUP BY COALESCE(a.value, v.value)
 UNION ALL
 SELECT 'warehouse_idle' AS source, v.value, SUM(w.dbu * (1.0 - COALESCE(l.busy, 0.0))) AS dbu,
     SUM(w.usd * (1.0 - COALESCE(l.busy, 0.0))) AS usd, SUM(w.row_count) AS usage_rows,
-    SUM(w.unpriced_rows) AS unpriced_rows, 0 AS statements
+    SUM(w.unpriced_rows) AS unpriced_rows, 0 AS statements, CAST(NULL AS STRING) AS run_unit
   FROM hours AS w
   LEFT JOIN loads AS l ON l.warehouse_id = w.warehouse_id AND l.hour_start_ms = w.start_ms
   LEFT JOIN warehouse_values AS v ON v.warehouse_id = w.warehouse_id AND v.start_ms = w.start_ms
@@ -239,10 +264,13 @@ def billed_report(
     *,
     progress: Callable[[str], None] | None = None,
     max_slice_rows: int = MAX_SLICE_ROWS,
+    records_directory: str | os.PathLike[str] | None = None,
 ) -> BilledReport:
     """The report of billed cost by ``by`` from ``since`` on, read through ``source`` (a
-    :class:`~.source.SqlBillingSource`; its discount applies)."""
+    :class:`~.source.SqlBillingSource`; its discount applies). With ``records_directory`` (the span-time id record)
+    job runs and pipeline updates take the value their record gives, as on the reconciler's billing spans."""
     by = dimension(by)
+    per_run = records_directory is not None and by not in (WAREHOUSE, COMPUTE_TYPE)
     started = time.monotonic()
     since_ms = int(since.timestamp() * 1000)
     say = progress or (lambda _line: None)
@@ -256,8 +284,11 @@ def billed_report(
     usage_rows = unpriced_rows = statements = 0
     for number, (first, count, rows) in enumerate(slices, 1):
         last = None if number == len(slices) else first + dt.timedelta(days=count - 1)
-        for row in source.rows(report_sql(by, since_ms, first, last, last_end_ms, source.discount)):
-            part, value, dbu, usd, used, unpriced, ran = row
+        read = source.rows(report_sql(by, since_ms, first, last, last_end_ms, source.discount, per_run))
+        if per_run:
+            read = _with_recorded_values(read, by, records_directory)
+        for row in read:
+            part, value, dbu, usd, used, unpriced, ran, _ = row
             found = totals.setdefault(None if value is None else str(value), {"dbu": 0.0})
             found["dbu"] += float(dbu or 0.0)
             found[str(part)] = found.get(str(part), 0.0) + float(usd or 0.0)
@@ -283,6 +314,32 @@ def billed_report(
         statements=statements,
         seconds=round(time.monotonic() - started, 3),
     )
+
+
+def recorded_attribute(by: str) -> str:
+    """The span-record context field of tag key ``by``: ``dagster_job_name`` -> ``dagster.job.name``; a user tag
+    key -> ``databricks.tag.<key>`` (recorded when the :class:`~.records.SpanIdRecorder` was given the key)."""
+    return dict(CONTEXT_TAGS).get(by) or tag_attribute(by)
+
+
+def _with_recorded_values(
+    rows: Sequence[Sequence[Any]], by: str, directory: str | os.PathLike[str]
+) -> list[Sequence[Any]]:
+    """``rows`` with each run's value replaced by its span record's, where the record has one (the latest record of
+    the run, as the reconciler picks it); a run's dollars then count as ``span_record``."""
+    units: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        if row[7]:
+            kind, _, unit_id = str(row[7]).partition(":")
+            units[str(row[7])] = (kind, unit_id)
+    records = SpanIdRecords.load(directory, units=set(units.values())) if units else SpanIdRecords()
+    attribute = recorded_attribute(by)
+    found = []
+    for row in rows:
+        recorded = records.get(units[str(row[7])])[-1:] if row[7] else []
+        value = (recorded[0].context or {}).get(attribute) if recorded else None
+        found.append((SPAN_RECORD, value, *row[2:]) if value else row)
+    return found
 
 
 def _day(value: Any) -> dt.date:
