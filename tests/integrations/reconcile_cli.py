@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 from databricks_emulator import Emulator
@@ -15,13 +14,8 @@ COMMAND = str(Path(sys.executable).with_name("databricks-otel-reconcile"))
 
 
 def run_reconcile(
-    ws: Emulator,
-    endpoint: str,
-    *arguments: str,
-    metrics: bool = False,
-    environment: Mapping[str, str] | None = None,
+    ws: Emulator, endpoint: str, *arguments: str, metrics: bool = False, **environment: str
 ) -> subprocess.CompletedProcess:
-    """``environment`` adds variables (e.g. ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` to send spans elsewhere)."""
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "DATABRICKS_"))}
     environ.update(
         DATABRICKS_HOST=ws.host,
@@ -30,5 +24,5 @@ def run_reconcile(
         OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
         OTEL_METRICS_EXPORTER="otlp" if metrics else "none",
     )
-    environ.update(environment or {})
+    environ.update(environment)
     return subprocess.run([COMMAND, *arguments], env=environ, capture_output=True, text=True, timeout=120)

@@ -59,8 +59,15 @@ Figures = dict[str | None, float]
 """Billed dollars by value of a dimension; ``None`` is the unattributed share (no value)."""
 
 
+class Deployed(dg.ConfigurableResource):
+    """What a bundle deployed before these Dagster jobs ran: a job with its own cluster and a LakeFlow pipeline."""
+
+    job_id: int
+    pipeline_id: str
+
+
 @dg.asset(key_prefix=["sales"])
-def orders(databricks: InsightsDatabricksResource) -> None:
+def orders(databricks: InsightsDatabricksResource, deployed: Deployed) -> None:
     with databricks.get_sql_client() as connection, connection.cursor() as cursor:
         cursor.execute(
             "CREATE OR REPLACE TABLE e2e_orders AS SELECT * FROM VALUES "
@@ -73,17 +80,11 @@ def orders(databricks: InsightsDatabricksResource) -> None:
             task_key="rollup", notebook_task=jobs.NotebookTask(notebook_path="/Repos/sales/rollup"), new_cluster=CLUSTER
         )
         workspace.jobs.submit(run_name="orders rollup", tasks=[task]).result()
-
-
-class EventsPipeline(dg.ConfigurableResource):
-    """The LakeFlow pipeline ``bronze/events`` refreshes."""
-
-    pipeline_id: str
+        workspace.jobs.run_now(job_id=deployed.job_id).result()
 
 
 @dg.asset(key_prefix=["bronze"], deps=[orders])
-def events(databricks: InsightsDatabricksResource, events_pipeline: EventsPipeline) -> None:
-    pipeline_id = events_pipeline.pipeline_id
+def events(databricks: InsightsDatabricksResource, deployed: Deployed) -> None:
     with databricks.get_workspace_client() as workspace:
         task = jobs.SubmitTask(
             task_key="enrich",
@@ -92,9 +93,9 @@ def events(databricks: InsightsDatabricksResource, events_pipeline: EventsPipeli
         )
         environment = jobs.JobEnvironment(environment_key="default", spec=compute.Environment(client="2"))
         workspace.jobs.submit(run_name="enrich events", tasks=[task], environments=[environment]).result()
-        update_id = workspace.pipelines.start_update(pipeline_id).update_id
+        update_id = workspace.pipelines.start_update(deployed.pipeline_id).update_id
         done = (pipelines.UpdateInfoState.COMPLETED, pipelines.UpdateInfoState.FAILED)
-        while workspace.pipelines.get_update(pipeline_id, update_id).update.state not in done:
+        while workspace.pipelines.get_update(deployed.pipeline_id, update_id).update.state not in done:
             pass
     with databricks.get_sql_client() as connection, connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM e2e_orders")
@@ -105,30 +106,33 @@ sales_daily = dg.define_asset_job("sales_daily", selection=[orders, events])
 events_hourly = dg.define_asset_job("events_hourly", selection=[events])
 
 
-def create_pipeline(ws: Emulator) -> str:
-    """Deployed by another Dagster job before these run: its tags (hence its billing's ``custom_tags``) name that job
-    and asset, not the ones whose updates it bills."""
-    with orchestration_context(job_name="deploy_bundles", asset_key="deploy/events_pipeline"):
-        return (
-            ws.workspace_client()
-            .pipelines.create(
-                name="events dlt",
-                edition="PRO",
-                catalog="main",
-                schema="bronze",
-                clusters=[pipelines.PipelineCluster(label="default", node_type_id="i3.xlarge", num_workers=2)],
-                libraries=[pipelines.PipelineLibrary(notebook=pipelines.NotebookLibrary(path="/dlt/events"))],
-            )
-            .pipeline_id
+def deploy(ws: Emulator) -> Deployed:
+    """Deployed by another Dagster job: the job's and pipeline's tags (hence their billing's ``custom_tags``) name
+    that job and asset, not the ones whose runs and updates they bill."""
+    workspace = ws.workspace_client()
+    with orchestration_context(job_name="deploy_bundles", asset_key="deploy/bundle"):
+        job = workspace.jobs.create(
+            name="[prod] orders report",
+            job_clusters=[jobs.JobCluster(job_cluster_key="main", new_cluster=CLUSTER)],
+            tasks=[jobs.Task(task_key="report", job_cluster_key="main", notebook_task=jobs.NotebookTask("/report"))],
         )
+        pipeline = workspace.pipelines.create(
+            name="events dlt",
+            edition="PRO",
+            catalog="main",
+            schema="bronze",
+            clusters=[pipelines.PipelineCluster(label="default", node_type_id="i3.xlarge", num_workers=2)],
+            libraries=[pipelines.PipelineLibrary(notebook=pipelines.NotebookLibrary(path="/dlt/events"))],
+        )
+    return Deployed(job_id=job.job_id, pipeline_id=pipeline.pipeline_id)
 
 
-def run_dagster_jobs(ws: Emulator, pipeline_id: str) -> list[dg.ExecuteInProcessResult]:
+def run_dagster_jobs(ws: Emulator, deployed: Deployed) -> list[dg.ExecuteInProcessResult]:
     databricks = InsightsDatabricksResource(workspace_url=ws.host, access_token=ws.token, warehouse_id=ws.warehouse_id)
     definitions = dg.Definitions(
         assets=[orders, events],
         jobs=[sales_daily, events_hourly],
-        resources={"databricks": databricks, "events_pipeline": EventsPipeline(pipeline_id=pipeline_id)},
+        resources={"databricks": databricks, "deployed": deployed},
     )
     results = [definitions.resolve_job_def(name).execute_in_process() for name in ("sales_daily", "events_hourly")]
     assert all(result.success for result in results)
@@ -211,8 +215,7 @@ def test_billed_cost_per_job_and_asset_agrees_in_spans_prometheus_and_report_and
         try:
             instrumentor.instrument(tracer_provider=provider)
             try:
-                pipeline_id = create_pipeline(ws)
-                results = run_dagster_jobs(ws, pipeline_id)
+                results = run_dagster_jobs(ws, deploy(ws))
             finally:
                 instrumentor.uninstrument()
                 recorder.shutdown()
@@ -223,7 +226,7 @@ def test_billed_cost_per_job_and_asset_agrees_in_spans_prometheus_and_report_and
                 "run",
                 *("--state", str(state), "--records", str(records), "--json"),
                 metrics=True,
-                environment={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{receiver.endpoint}/v1/traces"},
+                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{receiver.endpoint}/v1/traces",
             )
             assert reconciled.returncode == 0, reconciled.stderr
             summary = json.loads(reconciled.stdout)
