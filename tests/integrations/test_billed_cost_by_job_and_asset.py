@@ -127,16 +127,15 @@ def deploy(ws: Emulator) -> Deployed:
     return Deployed(job_id=job.job_id, pipeline_id=pipeline.pipeline_id)
 
 
-def run_dagster_jobs(ws: Emulator, deployed: Deployed) -> list[dg.ExecuteInProcessResult]:
+def run_dagster_jobs(ws: Emulator, deployed: Deployed, instance: dg.DagsterInstance) -> None:
     databricks = InsightsDatabricksResource(workspace_url=ws.host, access_token=ws.token, warehouse_id=ws.warehouse_id)
     definitions = dg.Definitions(
         assets=[orders, events],
         jobs=[sales_daily, events_hourly],
         resources={"databricks": databricks, "deployed": deployed},
     )
-    results = [definitions.resolve_job_def(name).execute_in_process() for name in ("sales_daily", "events_hourly")]
-    assert all(result.success for result in results)
-    return results
+    for name in ("sales_daily", "events_hourly"):
+        assert definitions.resolve_job_def(name).execute_in_process(instance=instance).success
 
 
 def summed(pairs: Iterable[tuple[Any, float]]) -> Figures:
@@ -174,10 +173,12 @@ def from_report(ws: Emulator, receiver: OtlpReceiver, by: str, records: Path) ->
     return summed((row["value"], row["usd"]) for row in json.loads(done.stdout)["rows"])
 
 
-def from_dagster_observations(results: list[dg.ExecuteInProcessResult], by: str) -> Figures | None:
-    """(c) of the issue: billed cost per job / asset from the ``databricks/cost_billed_usd`` AssetObservations the
-    reconciling definitions factory records (#11 item 4). ``None`` until that factory is on main: then this reads
-    the observations recorded on the runs' instance and the test compares them like the other three views."""
+def from_dagster_observations(instance: dg.DagsterInstance, by: str) -> Figures | None:
+    """PLACE FOR (c) of the issue: billed cost per job / asset from the ``databricks/cost_billed_usd``
+    AssetObservations that the reconciling definitions factory (#11 item 4, branch ``attrib``) records on
+    ``instance``, the instance the two Dagster jobs ran on. ``None`` (the view is left out) until that factory is on
+    main; then its reconcile job runs here on ``instance`` (its own state store, so it reconciles what the CLI did)
+    and this sums the observations' dollars by asset key and by the job that ran them."""
     return None
 
 
@@ -199,14 +200,51 @@ def assert_views_agree(by: str, views: Mapping[str, Figures | None], truth: floa
         assert sum(figures.values()) == pytest.approx(truth, abs=AGREE), f"{by}: {name} sums to {figures}"
 
 
+def reconcile(ws: Emulator, relay: OtlpPrometheusRelay, receiver: OtlpReceiver, tmp_path: Path) -> float:
+    """One ``databricks-otel-reconcile run`` (metrics to the relay, spans to the receiver); the dollars it emitted."""
+    done = run_reconcile(
+        ws,
+        relay.endpoint,
+        "run",
+        *("--state", str(tmp_path / "state.sqlite"), "--records", str(tmp_path / "records"), "--json"),
+        metrics=True,
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{receiver.endpoint}/v1/traces",
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    return summary["attributed_usd"] + summary["unattributed_usd"]
+
+
+def every_view(
+    ws: Emulator, receiver: OtlpReceiver, server: PrometheusServer, tmp_path: Path, total: float, instance: Any
+) -> dict[str, dict[str, Figures | None]]:
+    """By job and by asset: the dollars of the billing spans, Prometheus, the report and Dagster's observations."""
+    return {
+        by: {
+            "billing spans": from_billing_spans(receiver, attribute),
+            "prometheus": from_prometheus(server, by, total),
+            "report": from_report(ws, receiver, by, tmp_path / "records"),
+            "dagster observations": from_dagster_observations(instance, by),
+        }
+        for by, attribute in VIEWS.items()
+    }
+
+
+def restate_run(ws: Emulator, run_id: str) -> None:
+    """Databricks corrects a run's bill: each of its usage rows is retracted and restated at twice the quantity."""
+    for row in ws.billing.usage():
+        if row.usage_metadata.get("job_run_id") == run_id:
+            ws.billing.restate(row.record_id, quantity=row.quantity * 2)
+
+
 def test_billed_cost_per_job_and_asset_agrees_in_spans_prometheus_and_report_and_sums_to_billing_usage(tmp_path):
-    records, state = tmp_path / "records", tmp_path / "state.sqlite"
     provider = TracerProvider()
-    recorder = SpanIdRecorder(records)
+    recorder = SpanIdRecorder(tmp_path / "records")
     provider.add_span_processor(recorder)
     instrumentor = DatabricksInstrumentor()
+    instance = dg.DagsterInstance.ephemeral()
     with (
-        Emulator(clock=Clock(time.time() - 3 * DAY)) as ws,
+        Emulator(clock=Clock(time.time() - 5 * DAY)) as ws,
         OtlpReceiver() as receiver,
         OtlpPrometheusRelay() as relay,
     ):
@@ -215,44 +253,44 @@ def test_billed_cost_per_job_and_asset_agrees_in_spans_prometheus_and_report_and
         try:
             instrumentor.instrument(tracer_provider=provider)
             try:
-                results = run_dagster_jobs(ws, deploy(ws))
+                run_dagster_jobs(ws, deploy(ws), instance)
             finally:
                 instrumentor.uninstrument()
                 recorder.shutdown()
             ws.clock.advance(2 * DAY)
-            reconciled = run_reconcile(
-                ws,
-                relay.endpoint,
-                "run",
-                *("--state", str(state), "--records", str(records), "--json"),
-                metrics=True,
-                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{receiver.endpoint}/v1/traces",
-            )
-            assert reconciled.returncode == 0, reconciled.stderr
-            summary = json.loads(reconciled.stdout)
-            total = summary["attributed_usd"] + summary["unattributed_usd"]
+            first_total = reconcile(ws, relay, receiver, tmp_path)
             server.wait_ready()
-            views = {
-                by: {
-                    "billing spans": from_billing_spans(receiver, attribute),
-                    "prometheus": from_prometheus(server, by, total),
-                    "report": from_report(ws, receiver, by, records),
-                    "dagster observations": from_dagster_observations(results, by),
-                }
-                for by, attribute in VIEWS.items()
-            }
+            first = every_view(ws, receiver, server, tmp_path, first_total, instance)
+            first_truth = billed_usage_usd(ws)
+            first_spans = billing_spans(receiver)
+            ((restated, restated_usd),) = [
+                (span["databricks.billing.unit.id"], span["databricks.cost.billed_usd"])
+                for span in first_spans
+                if span.get("dagster.job.name") == "events_hourly"
+                and span["databricks.compute.type"] == "jobs_serverless"
+            ]
+            restate_run(ws, restated)
+            ws.clock.advance(DAY)
+            total = first_total + reconcile(ws, relay, receiver, tmp_path)
+            second = every_view(ws, receiver, server, tmp_path, total, instance)
             truth = billed_usage_usd(ws)
-            spans = billing_spans(receiver)
+            corrections = [span for span in billing_spans(receiver) if span["databricks.billing.delta"]]
         finally:
             server.stop()
-    attributed = [span for span in spans if span["databricks.cost.attribution"] == "attributed"]
+    attributed = [span for span in first_spans if span["databricks.cost.attribution"] == "attributed"]
     assert {"sql_warehouse", "jobs_classic", "jobs_serverless", "dlt"} <= {
         span["databricks.compute.type"] for span in attributed
     }
-    by_job, by_asset = views["dagster_job_name"]["billing spans"], views["dagster_asset_key"]["billing spans"]
+    by_job, by_asset = first["dagster_job_name"]["billing spans"], first["dagster_asset_key"]["billing spans"]
     assert set(by_job) == {"sales_daily", "events_hourly", None}
     assert set(by_asset) == {"sales/orders", "bronze/events", None}
     assert all(usd > CENT for usd in (*by_job.values(), *by_asset.values())), "every figure is worth a cent or more"
-    assert total == pytest.approx(truth, abs=AGREE)
-    for by, figures in views.items():
+    assert first_total == pytest.approx(first_truth, abs=AGREE)
+    for by, figures in first.items():
+        assert_views_agree(by, figures, first_truth)
+    assert [span["databricks.billing.unit.id"] for span in corrections] == [restated]
+    assert truth > first_truth and total == pytest.approx(truth, abs=AGREE)
+    grown = second["dagster_job_name"]["billing spans"]["events_hourly"] - by_job["events_hourly"]
+    assert grown == pytest.approx(restated_usd, abs=AGREE), "the correction stays with the job that ran the run"
+    for by, figures in second.items():
         assert_views_agree(by, figures, truth)
