@@ -13,7 +13,9 @@ from databricks_emulator import Emulator
 COMMAND = str(Path(sys.executable).with_name("databricks-otel-reconcile"))
 
 
-def run_reconcile(ws: Emulator, endpoint: str, *arguments: str, metrics: bool = False) -> subprocess.CompletedProcess:
+def run_reconcile(
+    ws: Emulator, endpoint: str, *arguments: str, metrics: bool = False, **environment: str
+) -> subprocess.CompletedProcess:
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "DATABRICKS_"))}
     environ.update(
         DATABRICKS_HOST=ws.host,
@@ -22,4 +24,5 @@ def run_reconcile(ws: Emulator, endpoint: str, *arguments: str, metrics: bool = 
         OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
         OTEL_METRICS_EXPORTER="otlp" if metrics else "none",
     )
+    environ.update(environment)
     return subprocess.run([COMMAND, *arguments], env=environ, capture_output=True, text=True, timeout=120)
