@@ -19,6 +19,7 @@ import duckdb
 from . import commands, errors, metadata
 from .datatypes import BIGINT, BOOLEAN, INT, STRING, SqlType, of_duckdb
 from .names import private_catalog, quote
+from .parameters import Parameter
 from .translate import CURRENT_CATALOG, CURRENT_SCHEMA, NONZERO_MACRO, Translation, translate
 
 SYSTEM_SCHEMAS = ("access", "billing", "compute", "lakeflow", "query")
@@ -33,18 +34,6 @@ _NONZERO_MACRO_SQL = (
 class Column:
     name: str
     sql_type: SqlType
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A statement parameter as both protocols carry it: a name (None for ``?``), a Databricks type, a value.
-
-    ``value`` is the value's text, ``None`` for NULL, or a list of texts for an ``ARRAY<...>`` parameter.
-    """
-
-    name: str | None
-    type: str = "STRING"
-    value: Any = None
 
 
 @dataclass
@@ -426,10 +415,7 @@ def _qualify(session: EngineSession, parts: tuple[str, ...]) -> tuple[str, str, 
 
 
 def _signature_type(parameter: Parameter) -> str:
-    kind = (parameter.type or "STRING").strip()
-    if kind.upper() == "ARRAY" and isinstance(parameter.value, list):
-        return "ARRAY<STRING>"
-    return kind
+    return (parameter.type or "STRING").strip()
 
 
 def _bind(session: EngineSession, translation: Translation, parameters: Sequence[Parameter]) -> dict[str, Any]:

@@ -25,8 +25,9 @@ from thrift.transport import TTransport
 from ..http import ApiError, HttpApp, Request, Response
 from ..workspace import Workspace
 from . import datatypes, errors, metadata, querytags
-from .engine import Column, Parameter, StatementResult
+from .engine import Column, StatementResult
 from .ids import guid_of, id_of_guid, new_statement_id
+from .parameters import from_thrift
 from .service import SqlService, SqlSession, Statement
 
 PROTOCOL_VERSION = ttypes.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V8
@@ -204,7 +205,7 @@ class ThriftHandler:
         overlay = req.confOverlay or {}
         tags_text = next((value for key, value in overlay.items() if key.lower() == "query_tags"), None)
         try:
-            parameters = [_parameter(parameter) for parameter in req.parameters or ()]
+            parameters = [from_thrift(parameter) for parameter in req.parameters or ()]
         except errors.SqlError as error:
             return ttypes.TExecuteStatementResp(status=_error_status(error.message, error.sqlstate))
         statement = self.service.execute(
@@ -550,26 +551,6 @@ def _jdbc_column_row(column: metadata.ColumnInfo) -> tuple:
         None,
         "NO",
     )
-
-
-def _parameter(parameter: Any) -> Parameter:
-    name = parameter.name or None
-    kind = parameter.type or "STRING"
-    if parameter.arguments:
-        if kind.upper() != "ARRAY":
-            raise errors.unsupported(f"{kind} parameters")
-        element = parameter.arguments[0].type or "STRING"
-        return Parameter(name, f"ARRAY<{element}>", [argument.value for argument in parameter.arguments])
-    value = parameter.value
-    if value is None:
-        return Parameter(name, kind, None)
-    if value.stringValue is not None:
-        return Parameter(name, kind, value.stringValue)
-    if value.booleanValue is not None:
-        return Parameter(name, kind, "true" if value.booleanValue else "false")
-    if value.doubleValue is not None:
-        return Parameter(name, kind, repr(value.doubleValue))
-    return Parameter(name, kind, None)
 
 
 def register(app: HttpApp, workspace: Workspace) -> None:

@@ -91,6 +91,7 @@ def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Transla
     _rewrite_catalogs(tree)
     _rewrite_range(tree)
     _rewrite_divisions(tree)
+    _rewrite_int_functions(tree)
     bindings = _rewrite_parameters(tree, parameter_types)
     duckdb_sql = tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.IGNORE)
     return Translation("duckdb", statement_type, result, duckdb_sql, bindings, tables=tables)
@@ -162,6 +163,13 @@ def _rewrite_divisions(tree: exp.Expression) -> None:
         if isinstance(divisor, exp.Literal) and not divisor.is_string and _nonzero_number(divisor.this):
             continue
         node.set("expression", exp.Anonymous(this=NONZERO_MACRO, expressions=[divisor]))
+
+
+def _rewrite_int_functions(tree: exp.Expression) -> None:
+    """Databricks' ``size`` and ``length`` answer INT; DuckDB's answer BIGINT."""
+    for node in list(tree.find_all(exp.ArraySize, exp.Length)):
+        if not isinstance(node.parent, exp.Cast):
+            node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("INT")))
 
 
 def _nonzero_number(text: str) -> bool:
