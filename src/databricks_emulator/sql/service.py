@@ -151,7 +151,7 @@ class SqlService:
             id=session_id,
             warehouse_id=warehouse_id,
             protocol=protocol,
-            engine_session=self.engine.open_session(catalog, schema),
+            engine_session=self.engine.open_session(catalog, schema, configuration),
             tags=querytags.parse_serialized(tags_text),
             configuration=configuration,
             client_application=client_application(user_agent),
