@@ -444,7 +444,7 @@ class SqlEngine:
 
 def _wide_column_row(column: metadata.ColumnInfo) -> tuple:
     sql_type = column.sql_type
-    size = sql_type.precision
+    size, digits, radix = metadata.jdbc_sizes(sql_type)
     return (
         column.name,
         column.catalog,
@@ -452,8 +452,8 @@ def _wide_column_row(column: metadata.ColumnInfo) -> tuple:
         column.table,
         sql_type.type_text,
         size,
-        sql_type.scale,
-        10 if sql_type.precision is not None else None,
+        digits,
+        radix,
         "true" if column.nullable else "false",
         column.comment or "",
         column.position - 1 if column.position > 0 else 0,

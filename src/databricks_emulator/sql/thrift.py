@@ -468,11 +468,13 @@ _JDBC_COLUMN_COLUMNS = [
     *_strings("TABLE_CAT", "TABLE_SCHEM", "TABLE_NAME", "COLUMN_NAME"),
     Column("DATA_TYPE", datatypes.INT),
     Column("TYPE_NAME", datatypes.STRING),
-    *_ints("COLUMN_SIZE", "BUFFER_LENGTH", "DECIMAL_DIGITS", "NUM_PREC_RADIX", "NULLABLE"),
+    Column("COLUMN_SIZE", datatypes.INT),
+    Column("BUFFER_LENGTH", datatypes.of_duckdb("TINYINT")),
+    *_ints("DECIMAL_DIGITS", "NUM_PREC_RADIX", "NULLABLE"),
     *_strings("REMARKS", "COLUMN_DEF"),
     *_ints("SQL_DATA_TYPE", "SQL_DATETIME_SUB", "CHAR_OCTET_LENGTH", "ORDINAL_POSITION"),
     *_strings("IS_NULLABLE", "SCOPE_CATALOG", "SCOPE_SCHEMA", "SCOPE_TABLE"),
-    Column("SOURCE_DATA_TYPE", datatypes.INT),
+    Column("SOURCE_DATA_TYPE", datatypes.of_duckdb("SMALLINT")),
     Column("IS_AUTO_INCREMENT", datatypes.STRING),
 ]
 
@@ -526,6 +528,7 @@ def _type_info_rows() -> list[tuple]:
 
 def _jdbc_column_row(column: metadata.ColumnInfo) -> tuple:
     sql_type = column.sql_type
+    size, digits, radix = metadata.jdbc_sizes(sql_type)
     return (
         column.catalog,
         column.schema,
@@ -533,10 +536,10 @@ def _jdbc_column_row(column: metadata.ColumnInfo) -> tuple:
         column.name,
         sql_type.jdbc_type(),
         sql_type.type_text,
-        sql_type.precision,
+        size,
         None,
-        sql_type.scale,
-        10 if sql_type.precision is not None else None,
+        digits,
+        radix,
         1 if column.nullable else 0,
         column.comment or "",
         None,
