@@ -209,6 +209,11 @@ class SqlEngine:
             except Exception as error:  # an emulator gap must fail the statement, not the server
                 raise errors.internal(f"{type(error).__name__}: {error}") from None
 
+    def interrupt(self, session: EngineSession) -> None:
+        """Stop the statement DuckDB is running in ``session`` (it fails); nothing happens if none is."""
+        with contextlib.suppress(duckdb.Error):
+            session.cursor.interrupt()
+
     def metadata_cursor(self, session: EngineSession) -> duckdb.DuckDBPyConnection:
         """The session's cursor, for metadata reads (hold ``session.lock`` while using it)."""
         return session.cursor

@@ -28,7 +28,7 @@ from . import datatypes, errors, metadata, querytags
 from .engine import Column, StatementResult
 from .ids import guid_of, id_of_guid, new_statement_id
 from .parameters import from_thrift
-from .service import SqlService, SqlSession, Statement
+from .service import STATUS_WAIT_SECONDS, SqlService, SqlSession, Statement
 
 PROTOCOL_VERSION = ttypes.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V8
 _SUCCESS = ttypes.TStatus(statusCode=ttypes.TStatusCode.SUCCESS_STATUS)
@@ -234,7 +234,8 @@ class ThriftHandler:
     def _direct_results(self, statement: Statement, max_rows: int | None) -> Any:
         status = self._status(statement)
         if statement.result is None:
-            self.service.close(statement)
+            if not statement.running(self.service.clock.time()):
+                self.service.close(statement)
             return ttypes.TSparkDirectResults(operationStatus=status)
         metadata_response = self._metadata(statement.result)
         rows, has_more = self._next_rows(statement, max_rows)
@@ -296,6 +297,7 @@ class ThriftHandler:
         statement = self._statement(req.operationHandle)
         if statement is None:
             return ttypes.TGetOperationStatusResp(status=_invalid_handle("OperationHandle"))
+        statement.wait(STATUS_WAIT_SECONDS)
         return self._status(statement)
 
     def GetResultSetMetadata(self, req: Any) -> Any:

@@ -314,7 +314,8 @@ def _name_parameter_columns(select: exp.Select) -> None:
 
 
 def _name_projections(select: exp.Select) -> None:
-    """Give unnamed result columns the names Databricks would (DuckDB names them after its own rewrite)."""
+    """Give unnamed result columns the names Databricks would (DuckDB names them after its own rewrite): function
+    names in lower case, ``count(*)`` as ``count(1)``."""
     projections = []
     changed = False
     for projection in select.expressions:
@@ -325,8 +326,10 @@ def _name_projections(select: exp.Select) -> None:
             name = projection.this
         elif isinstance(projection, exp.Placeholder):
             name = PARAMETER_COLUMN_PREFIX
+        elif isinstance(projection, exp.Count) and isinstance(projection.this, exp.Star):
+            name = "count(1)"
         else:
-            name = projection.sql(dialect="databricks")
+            name = projection.sql(dialect="databricks", normalize_functions="lower")
         projections.append(exp.alias_(projection, exp.to_identifier(name, quoted=True)))
         changed = True
     if changed:
