@@ -52,7 +52,7 @@ def reconcile(
     ws: Any, state_path: Path, records: Path, exporter: Any, meter_provider: MeterProvider | None = None
 ) -> ReconcileResult:
     """One reconciler run against the emulator's system tables, on the emulator's clock."""
-    source = SqlBillingSource(ws.sql_connect, clock=ws.clock.time)
+    source = SqlBillingSource(ws.sql_connect, clock=ws.clock.time, tag_keys=("team",))
     reconciler = Reconciler(
         source, exporter, StateStore(state_path), records_directory=records, meter_provider=meter_provider
     )

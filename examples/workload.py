@@ -37,7 +37,12 @@ from databricks_emulator import Emulator
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
 
 SERVICE_NAME = "databricks-workload"
-CLUSTER = compute.ClusterSpec(spark_version="15.4.x-scala2.12", node_type_id="i3.xlarge", num_workers=2)
+CLUSTER = compute.ClusterSpec(
+    spark_version="15.4.x-scala2.12", node_type_id="i3.xlarge", num_workers=2, custom_tags={"team": "data-eng"}
+)
+TEAM = {"team": "analytics"}
+"""A user tag: query tags on the statements, cluster tags on classic runs; the reconciler reads it with
+OTEL_INSTRUMENTATION_DATABRICKS_BILLING_TAG_KEYS=team (billing spans: databricks.tag.team)."""
 
 
 def run_sql(connect: Callable[[], Any]) -> None:
@@ -45,9 +50,14 @@ def run_sql(connect: Callable[[], Any]) -> None:
         with orchestration_context(job_name="daily_sales", asset_key="sales/orders"):
             cursor.execute(
                 "CREATE OR REPLACE TABLE orders AS SELECT * FROM VALUES "
-                "(1, 'eu', 12.5), (2, 'us', 40.0), (3, 'eu', 7.25) AS t(id, region, amount)"
+                "(1, 'eu', 12.5), (2, 'us', 40.0), (3, 'eu', 7.25) AS t(id, region, amount)",
+                query_tags=TEAM,
             )
-            cursor.execute("SELECT region, sum(amount) FROM orders WHERE amount > :floor GROUP BY region", {"floor": 5})
+            cursor.execute(
+                "SELECT region, sum(amount) FROM orders WHERE amount > :floor GROUP BY region",
+                {"floor": 5},
+                query_tags=TEAM,
+            )
             cursor.fetchall()
         with orchestration_context(job_name="daily_sales", asset_key="sales/customers"):
             cursor.execute("SELECT count(*) FROM orders")

@@ -127,3 +127,32 @@ def test_dashboard_is_grafana_json_over_one_prometheus_datasource():
     for panel in panels:
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         assert panel["targets"] and all(re.search(r"[a-z]", target["expr"]) for target in panel["targets"])
+
+
+def test_billed_cost_is_split_by_job_asset_and_team_and_never_by_run_or_statement(prometheus):
+    series = prometheus.query("databricks_cost_billed_total")
+    labels = [entry["metric"] for entry in series]
+    assert not any(
+        name in entry
+        for entry in labels
+        for name in ("dagster_run_id", "databricks_statement_id", "databricks_job_run_id")
+    )
+    jobs = {
+        entry["metric"]["dagster_job_name"]
+        for entry in prometheus.query('sum by (dagster_job_name) (databricks_cost_billed_total{dagster_job_name!=""})')
+    }
+    assert jobs == {"daily_sales", "nightly_reports", "lakehouse_refresh"}
+    assets = {
+        entry["metric"]["dagster_asset_key"]
+        for entry in prometheus.query(
+            'sum by (dagster_asset_key) (databricks_cost_billed_total{dagster_asset_key!=""})'
+        )
+    }
+    assert {"sales/orders", "sales/orders_rollup", "sales/forecast", "reports/daily"} <= assets
+    teams = {
+        entry["metric"]["databricks_tag_team"]
+        for entry in prometheus.query(
+            'sum by (databricks_tag_team) (databricks_cost_billed_total{databricks_tag_team!=""})'
+        )
+    }
+    assert teams == {"analytics", "data-eng"}

@@ -86,6 +86,8 @@ def test_reconcile_prints_billing_spans_idempotence_and_accuracy(load_example, c
     assert re.search(r"^job_run .* span_record \(trace [0-9a-f]{32}\)$", output, re.MULTILINE)
     assert re.search(r"first run: +[1-9]\d* billing spans", output)
     assert "second run: 0 billing spans" in output
-    assert re.search(r"^method +units +estimated \$ +billed \$", output, re.MULTILINE)
-    assert re.search(r"^jobs_classic +2 ", output, re.MULTILINE)
+    assert re.search(r"^method +units +estimated +billed +median error", output, re.MULTILINE)
+    assert re.search(r"^jobs_classic +2 +\$\d+\.\d\d ", output, re.MULTILINE)
+    assert re.search(r"^dagster_job +units", output, re.MULTILINE)
+    assert re.search(r"^daily_sales +\d+ ", output, re.MULTILINE)
     assert (tmp_path / "reconcile.sqlite").exists()

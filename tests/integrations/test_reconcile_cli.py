@@ -66,7 +66,7 @@ def test_run_and_accuracy_reach_an_http_warehouse_and_report_as_table_and_json(l
     assert {"statement", "job_run", "pipeline_update", "warehouse_idle"} <= kinds
     summary = json.loads(second.stdout)
     assert summary["emitted"] == 0 and summary["attributed_usd"] == 0.0 and summary["seconds"] >= 0
-    report = {row["method"]: row for row in json.loads(accuracy.stdout)}
+    report = {row["method"]: row for row in json.loads(accuracy.stdout)["methods"]}
     assert {"sql_warehouse", "jobs_classic", "jobs_serverless", "dlt"} <= set(report)
     assert all(row["count"] > 0 and row["billed_usd"] > 0 for row in report.values())
     by_job = json.loads(billed.stdout)

@@ -26,6 +26,8 @@ from .test_dashboard_prometheus import dashboard_queries, promql
 
 DAY = 86400
 BILLED = "databricks_cost_billed_total"
+TAG_KEYS = {"OTEL_INSTRUMENTATION_DATABRICKS_BILLING_TAG_KEYS": "team"}
+"""The example's user tag, so the dashboard's billed-by-team panel has data (read by the CLI from the variable)."""
 
 pytestmark = [
     pytest.mark.prometheus,
@@ -64,14 +66,14 @@ def test_two_cli_runs_continue_one_billed_series_that_the_dashboard_sees_grow(lo
             work = workload.Workload(ws.workspace_client(), ws.sql_connect)
             work.run_round()
             ws.clock.advance(2 * DAY)
-            first = run_reconcile(ws, relay.endpoint, *run, metrics=True)
+            first = run_reconcile(ws, relay.endpoint, *run, metrics=True, **TAG_KEYS)
             assert first.returncode == 0, first.stderr
             server.wait_ready()
             first_total = scraped_total(server, billed_usd(json.loads(first.stdout)))
 
             work.run_round()
             ws.clock.advance(2 * DAY)
-            second = run_reconcile(ws, relay.endpoint, *run, metrics=True)
+            second = run_reconcile(ws, relay.endpoint, *run, metrics=True, **TAG_KEYS)
             assert second.returncode == 0, second.stderr
             grown_by = billed_usd(json.loads(second.stdout))
             assert grown_by > 0

@@ -68,11 +68,12 @@ def test_accuracy_per_execution_method():
         ("job_run", "3"): Emitted(1, 1.0, 1),
     }
     report = accuracy_report(records, billed)
-    classic = next(row for row in report if row.method == "jobs_classic")
+    classic = next(row for row in report.methods if row.method == "jobs_classic")
     assert (classic.count, round(classic.estimated_usd, 6), classic.billed_usd) == (2, 2.1, 2.0)
     assert round(classic.median_relative_error, 6) == 0.05
+    assert (report.total.count, report.total.billed_usd) == (3, 3.0)
     assert "jobs_serverless" in format_table(report)
-    assert json.loads(to_json(report))[0]["method"] == "jobs_classic"
+    assert json.loads(to_json(report))["methods"][0]["method"] == "jobs_classic"
 
 
 SELECTED = {"OTEL_PYTHON_CONFIGURATOR": "databricks"}

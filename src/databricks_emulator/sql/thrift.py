@@ -27,10 +27,11 @@ from ..http import ApiError, HttpApp, Request, Response
 from ..workspace import Workspace
 from . import arrow, datatypes, errors, metadata, querytags, thrift_results
 from .delivery import ResultSettings
-from .engine import Column, Parameter, StatementResult
+from .engine import Column, StatementResult
 from .ids import guid_of, id_of_guid, new_statement_id
 from .links import ResultFiles
-from .service import SqlService, SqlSession, Statement
+from .parameters import from_thrift
+from .service import STATUS_WAIT_SECONDS, SqlService, SqlSession, Statement
 
 PROTOCOL_VERSION = ttypes.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V8
 _SUCCESS = ttypes.TStatus(statusCode=ttypes.TStatusCode.SUCCESS_STATUS)
@@ -207,7 +208,7 @@ class ThriftHandler:
         overlay = req.confOverlay or {}
         tags_text = next((value for key, value in overlay.items() if key.lower() == "query_tags"), None)
         try:
-            parameters = [_parameter(parameter) for parameter in req.parameters or ()]
+            parameters = [from_thrift(parameter) for parameter in req.parameters or ()]
         except errors.SqlError as error:
             return ttypes.TExecuteStatementResp(status=_error_status(error.message, error.sqlstate))
         time_zone = arrow.session_time_zone(session.engine_session.conf, session.configuration)
@@ -239,7 +240,8 @@ class ThriftHandler:
     def _direct_results(self, statement: Statement, max_rows: int | None) -> Any:
         status = self._status(statement)
         if statement.result is None:
-            self.service.close(statement)
+            if not statement.running(self.service.clock.time()):
+                self.service.close(statement)
             return ttypes.TSparkDirectResults(operationStatus=status)
         metadata_response = self._metadata(statement)
         rows, has_more = self._next_rows(statement, max_rows)
@@ -301,6 +303,7 @@ class ThriftHandler:
         statement = self._statement(req.operationHandle)
         if statement is None:
             return ttypes.TGetOperationStatusResp(status=_invalid_handle("OperationHandle"))
+        statement.wait(STATUS_WAIT_SECONDS)
         return self._status(statement)
 
     def GetResultSetMetadata(self, req: Any) -> Any:
@@ -473,11 +476,13 @@ _JDBC_COLUMN_COLUMNS = [
     *_strings("TABLE_CAT", "TABLE_SCHEM", "TABLE_NAME", "COLUMN_NAME"),
     Column("DATA_TYPE", datatypes.INT),
     Column("TYPE_NAME", datatypes.STRING),
-    *_ints("COLUMN_SIZE", "BUFFER_LENGTH", "DECIMAL_DIGITS", "NUM_PREC_RADIX", "NULLABLE"),
+    Column("COLUMN_SIZE", datatypes.INT),
+    Column("BUFFER_LENGTH", datatypes.of_duckdb("TINYINT")),
+    *_ints("DECIMAL_DIGITS", "NUM_PREC_RADIX", "NULLABLE"),
     *_strings("REMARKS", "COLUMN_DEF"),
     *_ints("SQL_DATA_TYPE", "SQL_DATETIME_SUB", "CHAR_OCTET_LENGTH", "ORDINAL_POSITION"),
     *_strings("IS_NULLABLE", "SCOPE_CATALOG", "SCOPE_SCHEMA", "SCOPE_TABLE"),
-    Column("SOURCE_DATA_TYPE", datatypes.INT),
+    Column("SOURCE_DATA_TYPE", datatypes.of_duckdb("SMALLINT")),
     Column("IS_AUTO_INCREMENT", datatypes.STRING),
 ]
 
@@ -531,6 +536,7 @@ def _type_info_rows() -> list[tuple]:
 
 def _jdbc_column_row(column: metadata.ColumnInfo) -> tuple:
     sql_type = column.sql_type
+    size, digits, radix = metadata.jdbc_sizes(sql_type)
     return (
         column.catalog,
         column.schema,
@@ -538,10 +544,10 @@ def _jdbc_column_row(column: metadata.ColumnInfo) -> tuple:
         column.name,
         sql_type.jdbc_type(),
         sql_type.type_text,
-        sql_type.precision,
+        size,
         None,
-        sql_type.scale,
-        10 if sql_type.precision is not None else None,
+        digits,
+        radix,
         1 if column.nullable else 0,
         column.comment or "",
         None,
@@ -556,26 +562,6 @@ def _jdbc_column_row(column: metadata.ColumnInfo) -> tuple:
         None,
         "NO",
     )
-
-
-def _parameter(parameter: Any) -> Parameter:
-    name = parameter.name or None
-    kind = parameter.type or "STRING"
-    if parameter.arguments:
-        if kind.upper() != "ARRAY":
-            raise errors.unsupported(f"{kind} parameters")
-        element = parameter.arguments[0].type or "STRING"
-        return Parameter(name, f"ARRAY<{element}>", [argument.value for argument in parameter.arguments])
-    value = parameter.value
-    if value is None:
-        return Parameter(name, kind, None)
-    if value.stringValue is not None:
-        return Parameter(name, kind, value.stringValue)
-    if value.booleanValue is not None:
-        return Parameter(name, kind, "true" if value.booleanValue else "false")
-    if value.doubleValue is not None:
-        return Parameter(name, kind, repr(value.doubleValue))
-    return Parameter(name, kind, None)
 
 
 def register(app: HttpApp, workspace: Workspace) -> None:
