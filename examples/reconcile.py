@@ -4,7 +4,9 @@ Run it with one command (an emulated workspace with system tables is started ins
 
     python examples/reconcile.py
 
-What happens: the workload of ``examples/workload.py`` runs traced, with a span-time id record; the emulator's
+What happens: the workload of ``examples/workload.py`` runs traced, with a span-time id record (its SQL statements
+last a few hundred milliseconds each, as on a running warehouse, so what the client measures can be compared with
+query history); the emulator's
 clock jumps two days so that ``system.billing.usage`` and ``system.query.history`` hold its rows (on Databricks they
 arrive 1-24 h after the work); the reconciler reads them with one SQL statement per batch and emits a
 ``databricks.billing`` span per job run, pipeline update, statement and idle warehouse-hour into the original
@@ -32,6 +34,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from workload import Workload, emulated_workspace
 
+from databricks_emulator.sql.history import typical_latency_model
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from opentelemetry_instrumentation_databricks.reconcile import (
     Reconciler,
@@ -89,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         provider.add_span_processor(SpanIdRecorder(records))
         instrumentor = DatabricksInstrumentor()
         with emulated_workspace() as ws:
+            ws.sql.latency_model, ws.sql.pace = typical_latency_model, True
             instrumentor.instrument(tracer_provider=provider, warehouse_sizes={ws.warehouse_id: "Small"})
             try:
                 Workload(ws.workspace_client(), ws.sql_connect).run_round()

@@ -17,6 +17,7 @@ DEFAULT_TOKEN = "dapi-emulator-0000000000000000"
 SERVICE_MODULES = (
     "databricks_emulator.sql.thrift",
     "databricks_emulator.sql.statements",
+    "databricks_emulator.sql.links",
     "databricks_emulator.warehouses",
     "databricks_emulator.discovery",
     "databricks_emulator.clusters",
@@ -114,6 +115,22 @@ class Emulator:
         from .sql.service import SqlService
 
         return SqlService.of(self.workspace)
+
+    @property
+    def result_delivery(self):
+        """How results travel (:class:`~.sql.delivery.ResultSettings`): rows per chunk, when Thrift clients get
+        cloud-fetch links, the inline limit. ``ws.result_delivery.chunk_rows = 10`` pages a 25-row result."""
+        from .sql.delivery import ResultSettings
+
+        return ResultSettings.of(self.workspace)
+
+    @property
+    def result_files(self):
+        """The downloadable result files behind cloud-fetch and ``EXTERNAL_LINKS`` links
+        (:class:`~.sql.links.ResultFiles`: ``lifetime_seconds``, ``max_bytes``, ``evicted``, ``downloads``)."""
+        from .sql.links import ResultFiles
+
+        return ResultFiles.of(self.workspace)
 
     @property
     def query_history(self) -> list:

@@ -285,6 +285,8 @@ class HttpApp:
         self.faults = Faults()
         self.token = token
         self.requests_served = 0
+        self.public_prefixes: list[str] = ["/.well-known/", "/oidc/"]
+        """Paths served without a token: discovery, and links whose unguessable token is the credential."""
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -331,7 +333,7 @@ class HttpApp:
         return response
 
     def _authorized(self, request: Request) -> bool:
-        if self.token is None or request.path.startswith("/.well-known/") or request.path.startswith("/oidc/"):
+        if self.token is None or request.path.startswith(tuple(self.public_prefixes)):
             return True
         return request.headers.get("authorization") == f"Bearer {self.token}"
 

@@ -63,13 +63,13 @@ def _span(tracer, name, **attributes):
     tracer.start_span(name, attributes={**RUN, **attributes}).end()
 
 
-def test_ledger_counts_statements_and_runs_once_and_ignores_other_spans():
+def test_ledger_counts_statements_and_runs_once_and_skips_parts_that_are_not_summable():
     ledger = StepCostLedger()
     tracer = _tracer(ledger)
     _span(tracer, "SELECT", **{"db.system.name": "databricks", "databricks.statement_id": "s1"}, **_cost(0.5))
     _span(tracer, "databricks.jobs.submit", **{"databricks.job.run_id": "7"})
     _span(tracer, "databricks.jobs.run", **{"databricks.job.run_id": "7"}, **_cost(2.0))
-    _span(tracer, "databricks.jobs.task_run", **_cost(2.0))
+    _span(tracer, "databricks.jobs.task_run", **_cost(2.0), **{"databricks.cost.summable": False})
     _span(_tracer(ledger, "someone.else"), "SELECT", **{"db.system.name": "databricks"}, **_cost(9.0))
     summary = ledger.summary(STEP)
     assert (summary.statements, summary.job_runs) == (1, 1)

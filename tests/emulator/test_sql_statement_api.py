@@ -16,8 +16,6 @@ from databricks.sdk.service.sql import (
     StatementState,
 )
 
-from databricks_emulator.sql import statements
-
 
 def client(workspace) -> WorkspaceClient:
     config = Config(host=workspace.host, token=workspace.token, retry_timeout_seconds=5, http_timeout_seconds=10)
@@ -76,7 +74,7 @@ def test_failed_statement_is_a_200_with_failed_state(ws, w):
 
 
 def test_results_come_in_chunks(ws, w, monkeypatch):
-    monkeypatch.setattr(statements, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(ws.result_delivery, "chunk_rows", 10)
     response = w.statement_execution.execute_statement(
         statement="SELECT id FROM range(25)", warehouse_id=ws.warehouse_id
     )
@@ -91,17 +89,6 @@ def test_results_come_in_chunks(ws, w, monkeypatch):
         rows.extend(chunk.data_array)
         chunk_index = chunk.next_chunk_index
     assert [int(row[0]) for row in rows] == list(range(25))
-
-
-def test_external_links_degrade_to_inline_json(ws, w):
-    response = w.statement_execution.execute_statement(
-        statement="SELECT 1 AS one",
-        warehouse_id=ws.warehouse_id,
-        disposition=Disposition.EXTERNAL_LINKS,
-        format=Format.ARROW_STREAM,
-    )
-    assert response.manifest.format == Format.JSON_ARRAY
-    assert response.result.data_array == [["1"]]
 
 
 def test_inline_arrow_is_refused_like_databricks_does(ws, w):

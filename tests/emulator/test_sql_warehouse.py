@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
 from databricks.sql.backend.types import CommandState
 from databricks.sql.exc import Error, ServerOperationError
 
-from databricks_emulator import Emulator
-from databricks_emulator.sql.history import Durations, default_latency_model
+from databricks_emulator import Clock, Emulator
+from databricks_emulator.sql.history import Durations, default_latency_model, fitted, typical_latency_model
 
 STATEMENT_ID = re.compile(r"^01f0[0-9a-f]{4}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -45,9 +46,10 @@ def test_select_literals_of_every_common_type(connect):
         "héllo",
         True,
         date(2024, 2, 29),
-        datetime(2024, 1, 1, 10, 11, 12, 500000),
+        datetime(2024, 1, 1, 10, 11, 12, 500000, tzinfo=timezone.utc),
         None,
     )
+    assert row[7].utcoffset().total_seconds() == 0
     assert [column[0] for column in description] == ["i", "b", "d", "dec", "s", "t", "dt", "ts", "n"]
     assert [column[1] for column in description] == [
         "int",
@@ -289,6 +291,49 @@ def test_history_has_simulated_durations_on_a_frozen_clock(frozen_ws, frozen_con
         record.compilation_duration_ms + record.execution_duration_ms + record.result_fetch_duration_ms
     )
     assert (record.end_time - record.start_time).total_seconds() * 1000 == pytest.approx(record.total_duration_ms)
+
+
+def test_on_a_moving_clock_history_shows_the_time_each_statement_took_so_back_to_back_ones_never_overlap(ws, connect):
+    with connect().cursor() as cursor:
+        ids = []
+        for _ in range(5):
+            before = ws.clock.time()
+            cursor.execute("SELECT count(*) FROM range(1000)")
+            cursor.fetchall()
+            ids.append((cursor.query_id, before, ws.clock.time()))
+    records = [(record_of(ws, statement_id), before, after) for statement_id, before, after in ids]
+    for record, before, after in records:
+        assert before <= record.start_time.timestamp() <= record.end_time.timestamp() <= after
+        assert (record.end_time - record.start_time).total_seconds() * 1000 == pytest.approx(
+            record.total_duration_ms, abs=1
+        )
+        assert record.total_duration_ms == (
+            record.compilation_duration_ms + record.execution_duration_ms + record.result_fetch_duration_ms
+        )
+    for (first, _, _), (second, _, _) in itertools.pairwise(records):
+        assert first.end_time <= second.start_time
+
+
+def test_a_paced_statement_lasts_its_modelled_duration_on_the_emulator_clock(protocol):
+    with Emulator(clock=Clock(speed=1000.0)) as paced:
+        paced.sql.latency_model, paced.sql.pace = typical_latency_model, True
+        with paced.sql_connect(use_sea=protocol == "sea") as connection, connection.cursor() as cursor:
+            before = paced.clock.time()
+            cursor.execute("SELECT 42")
+            cursor.fetchall()
+            after = paced.clock.time()
+            record = record_of(paced, cursor.query_id)
+    modelled = record.compilation_duration_ms + record.execution_duration_ms + record.result_fetch_duration_ms
+    assert record.total_duration_ms == modelled >= 250, "a few hundred simulated milliseconds"
+    assert after - before >= record.total_duration_ms / 1000, "the answer waited for it on the emulator clock"
+
+
+def test_fitted_durations_keep_the_phases_proportions_and_a_taskless_statement_taskless():
+    model = Durations(compilation_ms=10, execution_ms=30, result_fetch_ms=10, task_ms=60)
+    assert fitted(model, 100) == Durations(compilation_ms=20, execution_ms=60, result_fetch_ms=20, task_ms=120)
+    assert fitted(model, 7).total_ms == 7
+    metadata = Durations(compilation_ms=1, execution_ms=2, result_fetch_ms=1, task_ms=0)
+    assert fitted(metadata, 40).task_ms == 0
 
 
 def test_latency_model_is_replaceable(frozen_ws, frozen_connect):

@@ -52,6 +52,8 @@ def test_run_and_accuracy_reach_an_http_warehouse_and_report_as_table_and_json(l
             ws, receiver, "accuracy", "--since", since, "--state", str(state), "--records", str(records), "--json"
         )
         assert accuracy.returncode == 0, accuracy.stderr
+        billed = reconcile(ws, receiver, "report", "--by", "dagster_job_name", "--since", "7d", "--json")
+        assert billed.returncode == 0, billed.stderr
         billing = [span for span in receiver.spans() if span.name == "databricks.billing"]
     assert "... reading billing ingested since the watermark" in first.stderr and "... done in " in first.stderr
     lines = first.stdout.splitlines()
@@ -67,6 +69,10 @@ def test_run_and_accuracy_reach_an_http_warehouse_and_report_as_table_and_json(l
     report = {row["method"]: row for row in json.loads(accuracy.stdout)["methods"]}
     assert {"sql_warehouse", "jobs_classic", "jobs_serverless", "dlt"} <= set(report)
     assert all(row["count"] > 0 and row["billed_usd"] > 0 for row in report.values())
+    by_job = json.loads(billed.stdout)
+    assert {row["value"] for row in by_job["rows"]} == {"daily_sales", "nightly_reports", "lakehouse_refresh", None}
+    reconciled = float(lines[2].split()[2]) + float(lines[3].split()[2])
+    assert by_job["total_usd"] == pytest.approx(reconciled, abs=1e-4), "the report and the reconciler bill the same"
 
 
 def test_a_warehouse_that_does_not_exist_is_one_line_naming_it_not_a_traceback(tmp_path):

@@ -25,6 +25,11 @@ from sqlglot import exp
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS system_billing;
 CREATE SCHEMA IF NOT EXISTS system_query;
+CREATE SCHEMA IF NOT EXISTS system_compute;
+CREATE TABLE system_compute.warehouse_events (
+  account_id VARCHAR, workspace_id VARCHAR, warehouse_id VARCHAR, event_type VARCHAR, cluster_count INTEGER,
+  event_time TIMESTAMP
+);
 CREATE TABLE system_billing.usage (
   record_id VARCHAR, account_id VARCHAR, workspace_id VARCHAR, sku_name VARCHAR, cloud VARCHAR,
   usage_start_time TIMESTAMP, usage_end_time TIMESTAMP, usage_date DATE,
@@ -172,6 +177,12 @@ class DuckSystemTables:
                 record_type,
                 ingestion_date or start.date(),
             ],
+        )
+
+    def add_warehouse_event(self, warehouse_id: str, event_type: str, cluster_count: int, at_ms: int) -> None:
+        self.duck.execute(
+            "INSERT INTO system_compute.warehouse_events VALUES ('acct', '1', ?, ?, ?, ?)",
+            [warehouse_id, event_type, cluster_count, ts(at_ms)],
         )
 
     def add_statement(

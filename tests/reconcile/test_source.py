@@ -34,7 +34,12 @@ def test_keyed_sql_is_valid_databricks_sql_and_reads_the_documented_tables():
     sql = keyed_billing_sql(KEYS, discount=0.8, complete_before_ms=T0_MS + 2 * HOUR_MS)
     tree = sqlglot.parse_one(sql, read="databricks")
     tables = {f"{t.catalog}.{t.db}.{t.name}" for t in tree.find_all(sqlglot.exp.Table) if t.catalog}
-    assert tables == {"system.billing.usage", "system.billing.list_prices", "system.query.history"}
+    assert tables == {
+        "system.billing.usage",
+        "system.billing.list_prices",
+        "system.query.history",
+        "system.compute.warehouse_events",
+    }
     assert "pricing.effective_list.default" in sql and "record_type" not in sql  # every record type is summed
     assert sql.count("SELECT") > 1 and sql.startswith("WITH ")
 
@@ -92,7 +97,7 @@ def test_job_runs_sum_every_record_type_at_list_price_times_discount(tables):
     assert cost.dbu == pytest.approx(2.5) and cost.usd == pytest.approx(2.5 * 0.15 * 0.8) and cost.row_count == 3
 
 
-def test_statements_share_the_warehouse_hour_by_work_and_idle_stays_unattributed(tables):
+def test_statements_share_the_busy_part_of_the_warehouse_hour_by_work_and_idle_stays_unattributed(tables):
     tables.add_usage(
         sku="PREMIUM_SERVERLESS_SQL_COMPUTE_US_EAST",
         start_ms=T0_MS,
@@ -106,7 +111,7 @@ def test_statements_share_the_warehouse_hour_by_work_and_idle_stays_unattributed
     tables.add_statement("01ef-s2", "wh1", T0_MS + 100_000, T0_MS + 160_000, task_ms=90_000)
     source = source_for(tables)
     cost = source.lookup(KEYS[2:3])[("statement", "01ef-s1")]
-    busy = (60_000 + 60_000) / HOUR_MS
+    busy = (160_000 - 60_000) / HOUR_MS  # the union of the two statements' overlapping intervals
     assert cost.dbu == pytest.approx(12.0 * busy * 30 / 120)
     rows = list(
         source.changed(
@@ -121,6 +126,22 @@ def test_statements_share_the_warehouse_hour_by_work_and_idle_stays_unattributed
         by_kind[row.kind] = by_kind.get(row.kind, 0.0) + row.dbu
     assert by_kind["statement"] == pytest.approx(12.0 * busy)
     assert by_kind["warehouse_idle"] == pytest.approx(12.0 * (1 - busy))
+
+
+def test_the_busy_share_is_of_the_time_the_warehouse_was_up_in_the_hour(tables):
+    tables.add_usage(
+        sku="PREMIUM_SERVERLESS_SQL_COMPUTE_US_EAST",
+        start_ms=T0_MS,
+        end_ms=T0_MS + HOUR_MS,
+        dbu=6.0,
+        warehouse_id="wh1",
+    )
+    tables.add_warehouse_event("wh1", "STARTING", 1, T0_MS + HOUR_MS // 2)
+    tables.add_warehouse_event("wh1", "STOPPED", 0, T0_MS + HOUR_MS // 2 + 600_000)
+    tables.add_statement("01ef-s1", "wh1", T0_MS + HOUR_MS // 2, T0_MS + HOUR_MS // 2 + 150_000, task_ms=150_000)
+    source = source_for(tables)
+    cost = source.lookup(KEYS[2:3])[("statement", "01ef-s1")]
+    assert cost.dbu == pytest.approx(6.0 * 150_000 / 600_000), "a quarter of the 10 minutes the warehouse was up"
 
 
 def test_incomplete_hours_and_unfinished_runs_are_not_reported(tables):

@@ -14,5 +14,6 @@ From a test::
             cursor.execute("SELECT 1", query_tags={"team": "data"})
             record = ws.query_history[-1]          # record.statement_id == cursor.query_id
         ws.sql.latency_model = my_model            # StatementProfile -> Durations
+        ws.sql.pace = True                         # synchronous statements last their modelled duration
         ws.sql.engine.duckdb_cursor()              # raw DuckDB; catalog "system" is database "__system"
 """

@@ -18,6 +18,7 @@ _TOKEN = re.compile(
 )
 _FIRST_WORDS = re.compile(r"\s*(\w+)(?:\s+(\w+))?")
 _KEYWORDS = frozenset({"SHOW", "SET", "RESET", "CREATE", "DROP"})
+TIME_ZONE_KEY = "spark.sql.session.timeZone"
 _NO_OP_KEYWORDS = frozenset(
     {"OPTIMIZE", "VACUUM", "ANALYZE", "REFRESH", "CACHE", "UNCACHE", "MSCK", "FSCK", "GRANT", "REVOKE", "COMMENT"}
 )
@@ -44,7 +45,8 @@ class Show:
 
 @dataclass(frozen=True)
 class SetConf:
-    """``SET``, ``SET key``, ``SET key = value`` or ``RESET [key]``."""
+    """``SET``, ``SET key``, ``SET key = value``, ``RESET [key]`` or ``SET TIME ZONE 'zone'`` (key
+    :data:`TIME_ZONE_KEY`)."""
 
     key: str | None = None
     value: str | None = None
@@ -227,6 +229,8 @@ def _finish(tokens: _Tokens, show: Show) -> Show:
 def _set(tokens: _Tokens, sql: str) -> SetConf:
     reset = tokens.accept("RESET")
     tokens.accept("SET")
+    if not reset and tokens.accept("TIME", "ZONE"):
+        return _time_zone(tokens)
     body = sql.strip().rstrip(";").split(None, 1)
     rest = body[1].strip() if len(body) > 1 else ""
     if not rest:
@@ -235,6 +239,17 @@ def _set(tokens: _Tokens, sql: str) -> SetConf:
         key, value = rest.split("=", 1)
         return SetConf(key=key.strip().strip("`"), value=value.strip().strip("'\""))
     return SetConf(key=rest.strip("`"), reset=reset)
+
+
+def _time_zone(tokens: _Tokens) -> SetConf:
+    if tokens.accept("LOCAL"):
+        return SetConf(key=TIME_ZONE_KEY, value="Etc/UTC")
+    if tokens.done() or tokens.items[tokens.index][0] != "string":
+        raise errors.unsupported("SET TIME ZONE with an interval")
+    zone = tokens.string()
+    if not tokens.done():
+        raise tokens.error()
+    return SetConf(key=TIME_ZONE_KEY, value=zone)
 
 
 def _catalog_ddl(tokens: _Tokens) -> CatalogDdl:

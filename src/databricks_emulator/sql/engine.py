@@ -10,41 +10,54 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Sequence
+import zoneinfo
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
 from . import commands, errors, metadata
+from .commands import TIME_ZONE_KEY
 from .datatypes import BIGINT, BOOLEAN, INT, STRING, SqlType, of_duckdb
 from .names import private_catalog, quote
-from .translate import CURRENT_CATALOG, CURRENT_SCHEMA, NONZERO_MACRO, Translation, translate
+from .parameters import Parameter
+from .translate import (
+    ANSI_MODE,
+    CAST_FAILURE_MACRO,
+    CURRENT_CATALOG,
+    CURRENT_SCHEMA,
+    NONZERO_MACRO,
+    PARAMETER_COLUMN_PREFIX,
+    Translation,
+    translate,
+)
 
 SYSTEM_SCHEMAS = ("access", "billing", "compute", "lakeflow", "query")
 _PROTECTED_CATALOGS = frozenset({"system"})
-_NONZERO_MACRO_SQL = (
-    f"CREATE OR REPLACE TEMP MACRO {NONZERO_MACRO}(divisor) AS CASE WHEN divisor = 0 THEN "
-    "error('Division by zero') ELSE divisor END"
+_MACROS_SQL = (
+    f"CREATE OR REPLACE TEMP MACRO {NONZERO_MACRO}(divisor, ansi) AS CASE WHEN divisor = 0 THEN "
+    "(CASE WHEN ansi THEN error('Division by zero') END) ELSE divisor END",
+    f"CREATE OR REPLACE TEMP MACRO {CAST_FAILURE_MACRO}(message, ansi) AS CASE WHEN ansi THEN "
+    f"error('{errors.CAST_FAILURE_MARK}' || message) END",
 )
+# What ``SET key`` answers for a key the session never set, as a SQL warehouse does.
+CONF_DEFAULTS = {
+    "ansi_mode": "true",
+    "spark.sql.ansi.enabled": "true",
+    TIME_ZONE_KEY.lower(): "Etc/UTC",
+    "use_cached_result": "true",
+    "statement_timeout": "172800",
+    "legacy_time_parser_policy": "EXCEPTION",
+    "max_file_partition_bytes": "128m",
+}
+_TIME_ZONE_ALIASES = frozenset({"timezone", "time_zone", TIME_ZONE_KEY.lower()})
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
     sql_type: SqlType
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A statement parameter as both protocols carry it: a name (None for ``?``), a Databricks type, a value.
-
-    ``value`` is the value's text, ``None`` for NULL, or a list of texts for an ``ARRAY<...>`` parameter.
-    """
-
-    name: str | None
-    type: str = "STRING"
-    value: Any = None
 
 
 @dataclass
@@ -60,7 +73,7 @@ class StatementResult:
 
 @dataclass
 class EngineSession:
-    """One SQL session's DuckDB cursor, current namespace and ``SET`` configuration."""
+    """One SQL session's DuckDB cursor, current namespace and ``SET`` configuration (keys in lower case)."""
 
     cursor: duckdb.DuckDBPyConnection
     catalog: str
@@ -133,7 +146,8 @@ class SqlEngine:
         """A new DuckDB cursor on the engine's database (catalog ``x`` is database ``names.private_catalog(x)``)."""
         cursor = self._database.cursor()
         cursor.execute("SET TimeZone = 'UTC'")
-        cursor.execute(_NONZERO_MACRO_SQL)
+        for macro in _MACROS_SQL:
+            cursor.execute(macro)
         return cursor
 
     def on_catalog_read(self, catalog: str, hook: Callable[[frozenset[tuple[str, str]]], None]) -> None:
@@ -147,11 +161,24 @@ class SqlEngine:
         self._database.close()
 
     # sessions
-    def open_session(self, catalog: str | None = None, schema: str | None = None) -> EngineSession:
-        """A session whose current namespace is ``catalog.schema`` (defaults: the engine's)."""
+    def open_session(
+        self,
+        catalog: str | None = None,
+        schema: str | None = None,
+        configuration: Mapping[str, str] | None = None,
+    ) -> EngineSession:
+        """A session whose current namespace is ``catalog.schema`` (defaults: the engine's).
+
+        The catalog must exist; the schema need not (a warehouse accepts it and fails the first statement that
+        reads from it). ``configuration`` is the session configuration the client sent (``ansi_mode``,
+        ``timezone``...): ``SET key`` answers it and it applies to every statement.
+        """
         session = EngineSession(self.duckdb_cursor(), self.default_catalog, self.default_schema)
         try:
-            self._use(session, (catalog or self.default_catalog).lower(), schema or self.default_schema)
+            self._use(session, (catalog or self.default_catalog).lower(), schema or self.default_schema, lenient=True)
+            for key, value in (configuration or {}).items():
+                if key.upper() != "QUERY_TAGS":
+                    self._set_conf(session, str(key), str(value))
         except BaseException:
             session.close()
             raise
@@ -178,9 +205,14 @@ class SqlEngine:
             except errors.SqlError:
                 raise
             except duckdb.Error as error:
-                raise errors.from_duckdb(error) from None
+                raise errors.from_duckdb(error, sql) from None
             except Exception as error:  # an emulator gap must fail the statement, not the server
                 raise errors.internal(f"{type(error).__name__}: {error}") from None
+
+    def interrupt(self, session: EngineSession) -> None:
+        """Stop the statement DuckDB is running in ``session`` (it fails); nothing happens if none is."""
+        with contextlib.suppress(duckdb.Error):
+            session.cursor.interrupt()
 
     def metadata_cursor(self, session: EngineSession) -> duckdb.DuckDBPyConnection:
         """The session's cursor, for metadata reads (hold ``session.lock`` while using it)."""
@@ -219,6 +251,8 @@ class SqlEngine:
         if translation.result == "none" or cursor.description is None:
             return StatementResult([], [], translation.statement_type)
         columns = [Column(name, of_duckdb(duckdb_type)) for name, duckdb_type, *_ in cursor.description]
+        if any(column.name.startswith(PARAMETER_COLUMN_PREFIX) for column in columns):
+            columns = _parameter_columns(columns, translation, parameters)
         if row_limit is not None and row_limit > 0:
             rows = cursor.fetchmany(row_limit + 1)
             truncated = len(rows) > row_limit
@@ -234,14 +268,22 @@ class SqlEngine:
         else:
             self._use(session, session.catalog, target[0])
 
-    def _use(self, session: EngineSession, catalog: str, schema: str, *, schema_is_default: bool = False) -> None:
+    def _use(
+        self,
+        session: EngineSession,
+        catalog: str,
+        schema: str,
+        *,
+        schema_is_default: bool = False,
+        lenient: bool = False,
+    ) -> None:
         cursor = session.cursor
         if not metadata.catalog_exists(cursor, catalog):
             raise errors.catalog_not_found(catalog)
         names = {name.lower(): name for _, name in metadata.schemas(cursor, catalog)}
         actual = names.get(schema.lower())
         if actual is None:
-            if not schema_is_default:
+            if not (schema_is_default or lenient):
                 raise errors.schema_not_found(f"`{catalog}`.`{schema}`")
             cursor.execute(f"USE {quote(private_catalog(catalog))}")
         else:
@@ -273,19 +315,27 @@ class SqlEngine:
     def _set(self, session: EngineSession, command: commands.SetConf) -> StatementResult:
         columns = _strings("key", "value")
         if command.reset:
-            if command.key is None:
-                session.conf.clear()
-            else:
-                session.conf.pop(command.key.lower(), None)
+            keys = list(session.conf) if command.key is None else [_conf_key(command.key)]
+            for key in keys:
+                session.conf.pop(key, None)
+                if key == TIME_ZONE_KEY.lower():
+                    session.cursor.execute("SET TimeZone = 'UTC'")
             return StatementResult([], [], "SET")
         if command.key is None:
             return StatementResult(columns, sorted(session.conf.items()), "SET")
         if command.value is None:
-            return StatementResult(
-                columns, [(command.key, session.conf.get(command.key.lower(), "<undefined>"))], "SET"
-            )
-        session.conf[command.key.lower()] = command.value
+            key = _conf_key(command.key)
+            value = session.conf.get(key, CONF_DEFAULTS.get(key, "<undefined>"))
+            return StatementResult(columns, [(command.key, value)], "SET")
+        self._set_conf(session, command.key, command.value)
         return StatementResult(columns, [(command.key, command.value)], "SET")
+
+    def _set_conf(self, session: EngineSession, key: str, value: str) -> None:
+        key = _conf_key(key)
+        if key == TIME_ZONE_KEY.lower():
+            value = _time_zone(value)
+            session.cursor.execute(f"SET TimeZone = '{value}'")
+        session.conf[key] = value
 
     def _catalog_ddl(self, command: commands.CatalogDdl) -> StatementResult:
         with self._lock:
@@ -399,7 +449,7 @@ class SqlEngine:
 
 def _wide_column_row(column: metadata.ColumnInfo) -> tuple:
     sql_type = column.sql_type
-    size = sql_type.precision
+    size, digits, radix = metadata.jdbc_sizes(sql_type)
     return (
         column.name,
         column.catalog,
@@ -407,8 +457,8 @@ def _wide_column_row(column: metadata.ColumnInfo) -> tuple:
         column.table,
         sql_type.type_text,
         size,
-        sql_type.scale,
-        10 if sql_type.precision is not None else None,
+        digits,
+        radix,
         "true" if column.nullable else "false",
         column.comment or "",
         column.position - 1 if column.position > 0 else 0,
@@ -425,26 +475,73 @@ def _qualify(session: EngineSession, parts: tuple[str, ...]) -> tuple[str, str, 
     return session.catalog, session.schema, parts[0]
 
 
+def _parameter_columns(
+    columns: list[Column], translation: Translation, parameters: Sequence[Parameter]
+) -> list[Column]:
+    """Name bare parameter columns as Databricks does: after the value bound (``SELECT ?`` with 'x' is ``x``)."""
+    values = {binding.duckdb_name: value for binding, value in _parameter_values(translation, parameters)}
+    renamed = []
+    for column in columns:
+        if column.name.startswith(PARAMETER_COLUMN_PREFIX):
+            value = values.get(column.name[len(PARAMETER_COLUMN_PREFIX) :])
+            column = Column("NULL" if value is None else str(value), column.sql_type)
+        renamed.append(column)
+    return renamed
+
+
+def _parameter_values(translation: Translation, parameters: Sequence[Parameter]) -> list[tuple[Any, Any]]:
+    named = {p.name.lower(): p for p in parameters if p.name}
+    positional = [p for p in parameters if not p.name]
+    found = []
+    for binding in translation.bindings:
+        if binding.parameter_name is not None:
+            found.append((binding, named[binding.parameter_name].value))
+        elif binding.position is not None:
+            found.append((binding, positional[binding.position].value))
+    return found
+
+
+def _conf_key(key: str) -> str:
+    key = key.strip().strip("`").lower()
+    return TIME_ZONE_KEY.lower() if key in _TIME_ZONE_ALIASES else key
+
+
+def _time_zone(value: str) -> str:
+    zone = value.strip().strip("'\"")
+    if zone.upper() in ("UTC", "Z", "GMT", "LOCAL"):
+        return "Etc/UTC"
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise errors.SqlError(
+            "INVALID_CONF_VALUE.TIME_ZONE",
+            "22022",
+            f"The value '{zone}' in the config \"{TIME_ZONE_KEY}\" is invalid. Cannot resolve the given timezone.",
+        ) from None
+    return zone
+
+
+def ansi_mode(session: EngineSession) -> bool:
+    """Whether the session runs in ANSI mode (``ansi_mode`` / ``spark.sql.ansi.enabled``, true unless set false)."""
+    value = session.conf.get("ansi_mode", session.conf.get("spark.sql.ansi.enabled", "true"))
+    return value.strip().lower() not in ("false", "0", "no", "off")
+
+
 def _signature_type(parameter: Parameter) -> str:
-    kind = (parameter.type or "STRING").strip()
-    if kind.upper() == "ARRAY" and isinstance(parameter.value, list):
-        return "ARRAY<STRING>"
-    return kind
+    return (parameter.type or "STRING").strip()
 
 
 def _bind(session: EngineSession, translation: Translation, parameters: Sequence[Parameter]) -> dict[str, Any]:
     if not translation.bindings:
         return {}
-    named = {p.name.lower(): p for p in parameters if p.name}
-    positional = [p for p in parameters if not p.name]
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {
+        binding.duckdb_name: value for binding, value in _parameter_values(translation, parameters)
+    }
     for binding in translation.bindings:
         if binding.duckdb_name == CURRENT_CATALOG:
             values[binding.duckdb_name] = session.catalog
         elif binding.duckdb_name == CURRENT_SCHEMA:
             values[binding.duckdb_name] = session.schema
-        elif binding.parameter_name is not None:
-            values[binding.duckdb_name] = named[binding.parameter_name].value
-        else:
-            values[binding.duckdb_name] = positional[binding.position or 0].value
+        elif binding.duckdb_name == ANSI_MODE:
+            values[binding.duckdb_name] = ansi_mode(session)
     return values

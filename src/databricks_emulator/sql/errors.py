@@ -69,9 +69,21 @@ def catalog_exists(name: str) -> SqlError:
     )
 
 
-def parse_error(near: str, line: int | None = None, position: int | None = None) -> SqlError:
+def parse_error(near: str, line: int | None = None, position: int | None = None, sql: str | None = None) -> SqlError:
+    """A PARSE_SYNTAX_ERROR; with ``sql``, the message quotes the statement under ``== SQL ==`` as Spark does, a
+    caret line under the failing line when the position is known."""
     where = f" (line {line}, pos {position})" if line is not None and position is not None else ""
+    if sql is not None and sql.strip():
+        where += "\n\n== SQL ==\n" + _pointed(sql.strip("\n"), line, position)
     return SqlError("PARSE_SYNTAX_ERROR", "42601", f"Syntax error at or near {near}.", where=where)
+
+
+def _pointed(sql: str, line: int | None, position: int | None) -> str:
+    lines = sql[:MAX_QUOTED_SQL].split("\n")
+    if line is None or position is None or not 1 <= line <= len(lines):
+        return "\n".join(lines)
+    caret = "-" * max(0, position) + "^^^"
+    return "\n".join([*lines[:line], caret, *lines[line:]])
 
 
 def unbound_parameter(name: str) -> SqlError:
@@ -83,6 +95,17 @@ def unbound_parameter(name: str) -> SqlError:
     )
 
 
+def cast_invalid_input(text: str, target: str) -> SqlError:
+    """The ANSI-mode failure of casting the string ``text`` to ``target`` (``DATE``, ``TIMESTAMP``, ``INT``...)."""
+    return SqlError(
+        "CAST_INVALID_INPUT",
+        "22018",
+        f'The value \'{text}\' of the type "STRING" cannot be cast to "{target}" because it is malformed. Correct '
+        "the value as per the syntax, or change its target type. Use `try_cast` to tolerate malformed input and "
+        'return NULL instead. If necessary set "ansi_mode" to "false" to bypass this error.',
+    )
+
+
 def unsupported(what: str) -> SqlError:
     return SqlError("UNSUPPORTED_FEATURE", "0A000", f"The feature is not supported: {what}.")
 
@@ -91,6 +114,8 @@ def internal(detail: str) -> SqlError:
     return SqlError("INTERNAL_ERROR", "XX000", detail, service_code="INTERNAL_ERROR")
 
 
+CAST_FAILURE_MARK = "[CAST_INVALID_INPUT] "
+MAX_QUOTED_SQL = 4096
 _DUCKDB_PREFIX = re.compile(r"^[A-Za-z ]+ Error: ")
 _QUOTED = re.compile(r'"((?:[^"]|"")*)"')
 _TABLE_MISSING = re.compile(r"Table with name (\"(?:[^\"]|\"\")*\"|\S+) does not exist")
@@ -130,23 +155,26 @@ def _first_line(message: str) -> str:
     return _DUCKDB_PREFIX.sub("", message.strip().split("\n", 1)[0])
 
 
-def from_sqlglot(error: sqlglot.errors.ParseError) -> SqlError:
-    """A PARSE_SYNTAX_ERROR for what sqlglot could not parse."""
+def from_sqlglot(error: sqlglot.errors.ParseError, sql: str | None = None) -> SqlError:
+    """A PARSE_SYNTAX_ERROR for what sqlglot could not parse (quoting ``sql``, the statement, when given)."""
     details = error.errors[0] if error.errors else {}
     near = details.get("highlight") or details.get("end_context") or ""
     near_text = f"'{near}'" if near else "end of input"
-    return parse_error(near_text, details.get("line"), details.get("col"))
+    line, column = details.get("line"), details.get("col")
+    position = column - len(near) if isinstance(column, int) and column >= len(near) else column
+    return parse_error(near_text, line, position, sql)
 
 
-def from_duckdb(error: Exception) -> SqlError:
-    """The Databricks error for a DuckDB failure (private catalog names turned back into public ones)."""
+def from_duckdb(error: Exception, sql: str | None = None) -> SqlError:
+    """The Databricks error for a DuckDB failure (private catalog names turned back into public ones); a syntax
+    error quotes ``sql``, the Databricks statement, when given."""
     message = public_text(str(error))
     first = _first_line(message)
     if isinstance(error, duckdb.ParserException):
         found = _NEAR.search(first)
         if found:
-            return parse_error(f"'{found.group(1)}'")
-        return parse_error("end of input" if "end of input" in first else f"'{first}'")
+            return parse_error(f"'{found.group(1)}'", sql=sql)
+        return parse_error("end of input" if "end of input" in first else f"'{first}'", sql=sql)
     if isinstance(error, duckdb.CatalogException):
         return _from_catalog_error(first) or internal(first)
     if isinstance(error, duckdb.BinderException):
@@ -156,6 +184,8 @@ def from_duckdb(error: Exception) -> SqlError:
         if "argument types" in first or "No function matches" in first:
             return SqlError("DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE", "42K09", first + ".")
         return _from_catalog_error(first) or SqlError("INVALID_SQL_SYNTAX", "42000", first)
+    if isinstance(error, duckdb.InvalidInputException) and CAST_FAILURE_MARK in first:
+        return SqlError("CAST_INVALID_INPUT", "22018", first.split(CAST_FAILURE_MARK, 1)[1])
     if isinstance(error, duckdb.InvalidInputException) and "Division by zero" in first:
         return SqlError(
             "DIVIDE_BY_ZERO",
@@ -167,13 +197,7 @@ def from_duckdb(error: Exception) -> SqlError:
         found = _CAST.search(first)
         if found:
             target = _DUCKDB_TO_DATABRICKS_TYPE.get(found.group(2).upper(), found.group(2).upper())
-            return SqlError(
-                "CAST_INVALID_INPUT",
-                "22018",
-                f'The value \'{found.group(1)}\' of the type "STRING" cannot be cast to "{target}" because it is '
-                "malformed. Correct the value as per the syntax, or change its target type. Use `try_cast` to "
-                "tolerate malformed input and return NULL instead.",
-            )
+            return cast_invalid_input(found.group(1), target)
         if "out of range" in first.lower() or "overflow" in first.lower():
             return _overflow(first)
         return SqlError("CAST_INVALID_INPUT", "22018", first)

@@ -1,8 +1,10 @@
 """Query history: one :class:`QueryRecord` per statement, the source of ``system.query.history``.
 
-Simulated durations come from a replaceable latency model (a deterministic function of the statement), so
-history shows realistic, non-zero timings even on a frozen clock; the emulator never advances the shared clock
-for a statement. The store is bounded: past ``max_records`` the oldest records are dropped and counted.
+Durations are the time a statement took on the emulator's clock (:func:`fitted` splits it into phases), or, where
+no time passes (a frozen clock) and for asynchronous statements, those of a replaceable latency model (a
+deterministic function of the statement), so history shows realistic, non-zero timings even on a frozen clock; the
+emulator never advances the shared clock for a statement. The store is bounded: past ``max_records`` the oldest
+records are dropped and counted.
 """
 
 from __future__ import annotations
@@ -97,6 +99,39 @@ def default_latency_model(profile: StatementProfile) -> Durations:
     parallelism = _PARALLELISM.get(profile.warehouse_size, 8)
     task = execution * min(parallelism, 1 + profile.produced_rows // 10_000)
     return Durations(compilation_ms=compilation, execution_ms=execution, result_fetch_ms=fetch, task_ms=task)
+
+
+def fitted(durations: Durations, total_ms: int) -> Durations:
+    """``durations`` scaled to last ``total_ms`` in all (phases in the same proportions; task time scaled with
+    execution time, so a statement that ran no tasks still runs none)."""
+    if durations.total_ms <= 0:
+        return Durations(compilation_ms=0, execution_ms=total_ms, result_fetch_ms=0, task_ms=0)
+    factor = total_ms / durations.total_ms
+    compilation = round(durations.compilation_ms * factor)
+    fetch = min(total_ms - compilation, round(durations.result_fetch_ms * factor))
+    execution = total_ms - compilation - fetch
+    task = round(durations.task_ms * execution / durations.execution_ms) if durations.execution_ms > 0 else 0
+    return Durations(compilation_ms=compilation, execution_ms=execution, result_fetch_ms=fetch, task_ms=task)
+
+
+def typical_latency_model(profile: StatementProfile) -> Durations:
+    """Durations of the order a running Databricks SQL warehouse shows for small statements (a few hundred
+    milliseconds: compilation, a scan, the fetch), growing with the text and the rows like
+    :func:`default_latency_model`; for paced workloads (``ws.sql.pace``) whose statements should outlast the
+    client's own overhead of a few milliseconds."""
+    quick = default_latency_model(profile)
+    if profile.statement_type in _METADATA_TYPES:
+        return Durations(compilation_ms=20, execution_ms=30, result_fetch_ms=quick.result_fetch_ms, task_ms=0)
+    if profile.failed:
+        return Durations(compilation_ms=60 + quick.compilation_ms, execution_ms=10, result_fetch_ms=0, task_ms=0)
+    execution = 180 + quick.execution_ms
+    task = round(execution * quick.task_ms / quick.execution_ms) if quick.execution_ms else 0
+    return Durations(
+        compilation_ms=60 + quick.compilation_ms,
+        execution_ms=execution,
+        result_fetch_ms=10 + quick.result_fetch_ms,
+        task_ms=task,
+    )
 
 
 @dataclass

@@ -39,6 +39,36 @@ class ColumnInfo:
     comment: str | None = None
 
 
+# Spark's default sizes, which its Thrift server reports as COLUMN_SIZE (DECIMAL: 8 up to precision 18, else 16).
+_COLUMN_SIZES = {
+    "BOOLEAN": 1,
+    "BYTE": 1,
+    "SHORT": 2,
+    "INT": 4,
+    "LONG": 8,
+    "FLOAT": 4,
+    "DOUBLE": 8,
+    "DATE": 4,
+    "TIMESTAMP": 8,
+    "NULL": 1,
+    "INTERVAL": 8,
+}
+_DECIMAL_DIGITS = {"BOOLEAN": 0, "BYTE": 0, "SHORT": 0, "INT": 0, "LONG": 0, "FLOAT": 7, "DOUBLE": 15, "TIMESTAMP": 6}
+_NUMERIC = frozenset({"BYTE", "SHORT", "INT", "LONG", "FLOAT", "DOUBLE", "DECIMAL"})
+
+
+def jdbc_sizes(sql_type: SqlType) -> tuple[int | None, int | None, int | None]:
+    """``(COLUMN_SIZE, DECIMAL_DIGITS, NUM_PREC_RADIX)`` of a column, as Databricks' metadata calls report them.
+
+    DECIMAL reports its precision and scale; a struct the sum of its fields' sizes is not tracked (None), like
+    strings, binaries, arrays and maps.
+    """
+    name = sql_type.type_name
+    if name == "DECIMAL":
+        return sql_type.precision, sql_type.scale, 10
+    return _COLUMN_SIZES.get(name), _DECIMAL_DIGITS.get(name), 10 if name in _NUMERIC else None
+
+
 @functools.lru_cache(maxsize=256)
 def _compile(pattern: str) -> re.Pattern[str]:
     alternatives = []

@@ -2,18 +2,28 @@
 
 Thrift (:mod:`.thrift`) and the Statement Execution API (:mod:`.statements`) are two doors into the same
 :class:`SqlService`: a statement has one id, one history record and one life cycle whichever door it came in.
-Statements run on DuckDB at once; their simulated duration comes from the latency model. A synchronous
-statement is answered finished at once; an asynchronous one (Thrift without direct results, or
-``wait_timeout=0s``) reports RUNNING until the emulator clock reaches its simulated end.
+Statements run on DuckDB on a bounded pool of workers. A synchronous statement is answered finished as soon as
+DuckDB is done, and on a moving clock its history shows the time it really took on the emulator's clock (from its
+arrival to its result), split into phases as the latency model would split it; on a frozen clock, where no time
+passes, the latency model's durations. An asynchronous one (Thrift without direct results, or ``wait_timeout=0s``)
+takes the latency model's duration: it reports RUNNING until the emulator clock reaches that simulated end.
+``ws.sql.pace = True`` makes a synchronous statement last its latency model's duration too (the answer waits for it
+on a moving clock), for workloads that compare what clients measure with query history (``examples/reconcile.py``).
+A statement DuckDB has not finished within :attr:`SqlService.execution_wait` real seconds is answered RUNNING and
+goes on in the background (a cross join of two large ranges really is long), so a client can poll it and cancel it:
+a cancel interrupts DuckDB.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 import duckdb
 
@@ -21,11 +31,22 @@ from ..clock import Clock
 from ..workspace import Workspace
 from . import errors, querytags
 from .engine import EngineSession, Parameter, SqlEngine, StatementResult
-from .history import Durations, LatencyModel, QueryHistory, QueryRecord, StatementProfile, default_latency_model
+from .history import (
+    Durations,
+    LatencyModel,
+    QueryHistory,
+    QueryRecord,
+    StatementProfile,
+    default_latency_model,
+    fitted,
+)
 from .ids import new_statement_id
 
 MAX_SESSIONS = 10_000
 MAX_OPEN_STATEMENTS = 10_000
+MAX_RUNNING_STATEMENTS = 8
+EXECUTION_WAIT_SECONDS = 5.0
+STATUS_WAIT_SECONDS = 1.0
 _EXTENSION_KEY = "sql"
 _KNOWN_CLIENTS = {
     "PyDatabricksSqlConnector": "Databricks SQL Connector for Python",
@@ -65,6 +86,7 @@ class SqlSession:
     client_application: str | None
     statement_ids: set[str] = field(default_factory=set)
     closed: bool = False
+    executing: int = 0
 
     @property
     def catalog(self) -> str:
@@ -91,6 +113,10 @@ class Statement:
     canceled: bool = False
     closed: bool = False
     position: int = 0
+    delivery: Any = None
+    """How the protocol that ran it serves its result (e.g. :class:`.thrift_results.ThriftDelivery`)."""
+    done: threading.Event = field(default_factory=threading.Event)
+    """Set once DuckDB has finished (at once for a statement answered finished)."""
 
     def state(self, now: float) -> str:
         """``PENDING``, ``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``CANCELED`` or ``CLOSED`` at simulated ``now``."""
@@ -103,7 +129,15 @@ class Statement:
         return "FAILED" if self.error is not None else "SUCCEEDED"
 
     def running(self, now: float) -> bool:
-        return self.asynchronous and now < self.finishes and not (self.canceled or self.closed)
+        if self.canceled or self.closed:
+            return False
+        return not self.done.is_set() or (self.asynchronous and now < self.finishes)
+
+    def wait(self, seconds: float) -> None:
+        """Wait (real time, at most ``seconds``) for DuckDB to finish a statement still executing: a status
+        request long-polls as a warehouse's does, instead of answering RUNNING at once to a client that asks
+        again at once."""
+        self.done.wait(seconds)
 
 
 class SqlService:
@@ -115,11 +149,19 @@ class SqlService:
         self.engine = SqlEngine(default_catalog=catalog, default_schema=schema)
         self.history = QueryHistory()
         self.latency_model: LatencyModel = default_latency_model
+        self.pace = False
+        """Answer a synchronous statement only once the latency model's duration has passed on a moving clock (a
+        real wait of that duration / the clock's speed), so clients see statements take that long; off by default,
+        so that tests never wait."""
+        self.execution_wait = EXECUTION_WAIT_SECONDS
         self.evicted_sessions = 0
         self.evicted_statements = 0
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, SqlSession] = OrderedDict()
         self._statements: OrderedDict[str, Statement] = OrderedDict()
+        self._workers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=MAX_RUNNING_STATEMENTS, thread_name_prefix="emulator-sql"
+        )
 
     @classmethod
     def of(cls, workspace: Workspace) -> SqlService:
@@ -151,7 +193,7 @@ class SqlService:
             id=session_id,
             warehouse_id=warehouse_id,
             protocol=protocol,
-            engine_session=self.engine.open_session(catalog, schema),
+            engine_session=self.engine.open_session(catalog, schema, configuration),
             tags=querytags.parse_serialized(tags_text),
             configuration=configuration,
             client_application=client_application(user_agent),
@@ -179,6 +221,10 @@ class SqlService:
 
     def _close_session_locked(self, session: SqlSession, *, keep_statements: bool = False) -> None:
         session.closed = True
+        for statement_id in session.statement_ids:
+            statement = self._statements.get(statement_id)
+            if statement is not None and not statement.done.is_set():
+                self.engine.interrupt(session.engine_session)
         for statement_id in () if keep_statements else session.statement_ids:
             statement = self._statements.pop(statement_id, None)
             if statement is not None:
@@ -186,7 +232,8 @@ class SqlService:
                 statement.result = None
         if not keep_statements:
             session.statement_ids.clear()
-        session.engine_session.close()
+        if session.executing == 0:
+            session.engine_session.close()
 
     def active_sessions(self, warehouse_id: str) -> int:
         with self._lock:
@@ -203,16 +250,58 @@ class SqlService:
         row_limit: int | None = None,
         asynchronous: bool = False,
     ) -> Statement:
-        """Run one statement in ``session``; a SQL failure is the statement's ``error``, never an exception."""
+        """Run one statement in ``session``; a SQL failure is the statement's ``error``, never an exception.
+
+        Waits up to :attr:`execution_wait` real seconds for DuckDB; a statement still executing then is returned
+        RUNNING and completes in the background.
+        """
         started = self.clock.time()
-        result: StatementResult | None = None
-        error: errors.SqlError | None = None
+        with self._lock:
+            session.executing += 1
+        future = self._workers.submit(self._run, session, text, parameters, row_limit)
         try:
-            result = self.engine.execute(session.engine_session, text, parameters, row_limit)
-        except errors.SqlError as failure:
-            error = failure
+            result, error = future.result(timeout=self.execution_wait)
+        except concurrent.futures.TimeoutError:
+            statement = self._finish(
+                session, text, _statement_type(text), started, None, None, statement_tags, asynchronous, executing=True
+            )
+            future.add_done_callback(lambda finished: self._complete(statement, *finished.result()))
+            return statement
         statement_type = result.statement_type if result is not None else _statement_type(text)
         return self._finish(session, text, statement_type, started, result, error, statement_tags, asynchronous)
+
+    def _run(
+        self, session: SqlSession, text: str, parameters: Sequence[Parameter], row_limit: int | None
+    ) -> tuple[StatementResult | None, errors.SqlError | None]:
+        try:
+            return self.engine.execute(session.engine_session, text, parameters, row_limit), None
+        except errors.SqlError as failure:
+            return None, failure
+        finally:
+            with self._lock:
+                session.executing -= 1
+                if session.closed and session.executing == 0:
+                    session.engine_session.close()
+
+    def _complete(self, statement: Statement, result: StatementResult | None, error: errors.SqlError | None) -> None:
+        """Record the outcome of a statement that went on executing after it was answered RUNNING."""
+        if not (statement.canceled or statement.closed):
+            now = self.clock.time()
+            produced_rows = len(result.rows) if result is not None else 0
+            durations = self._durations(statement.session, statement.record.statement_text, result, error)
+            statement.durations = durations
+            statement.finishes = max(now, statement.started + durations.total_ms / 1000.0)
+            record = statement.record
+            if result is not None:
+                record.statement_type = result.statement_type
+            record.execution_status = "FAILED" if error is not None else "FINISHED"
+            record.error_message = error.message if error is not None else None
+            record.produced_rows = produced_rows
+            record.end_time = _utc(statement.finishes)
+            record.total_duration_ms = round((statement.finishes - statement.started) * 1000)
+            record.execution_duration_ms = max(0, record.total_duration_ms - record.compilation_duration_ms)
+            statement.result, statement.error = result, error
+        statement.done.set()
 
     def run_metadata(
         self,
@@ -243,17 +332,18 @@ class SqlService:
         error: errors.SqlError | None,
         statement_tags: Mapping[str, str | None] | None,
         asynchronous: bool,
+        *,
+        executing: bool = False,
     ) -> Statement:
         produced_rows = len(result.rows) if result is not None else 0
-        warehouse = self.workspace.warehouses.get(session.warehouse_id)
-        profile = StatementProfile(
-            statement_text=text,
-            statement_type=statement_type,
-            produced_rows=produced_rows,
-            failed=error is not None,
-            warehouse_size=warehouse.cluster_size if warehouse is not None else "Small",
-        )
-        durations = self.latency_model(profile)
+        durations = self._durations(session, text, result, error, statement_type)
+        if self.pace and not asynchronous and not executing and not self.clock.frozen:
+            remaining = started + durations.total_ms / 1000.0 - self.clock.time()
+            if remaining > 0:
+                time.sleep(remaining / self.clock.speed)
+        elapsed_ms = round((self.clock.time() - started) * 1000)
+        if not asynchronous and not executing and not self.clock.frozen and elapsed_ms > 0:
+            durations = fitted(durations, elapsed_ms)
         finishes = started + durations.total_ms / 1000.0
         statement_id = new_statement_id()
         record = QueryRecord(
@@ -290,6 +380,8 @@ class SqlService:
             asynchronous=asynchronous,
             durations=durations,
         )
+        if not executing:
+            statement.done.set()
         with self._lock:
             self._statements[statement_id] = statement
             session.statement_ids.add(statement_id)
@@ -301,17 +393,37 @@ class SqlService:
                 self.evicted_statements += 1
         return statement
 
+    def _durations(
+        self,
+        session: SqlSession,
+        text: str,
+        result: StatementResult | None,
+        error: errors.SqlError | None,
+        statement_type: str | None = None,
+    ) -> Durations:
+        warehouse = self.workspace.warehouses.get(session.warehouse_id)
+        profile = StatementProfile(
+            statement_text=text,
+            statement_type=statement_type or (result.statement_type if result is not None else _statement_type(text)),
+            produced_rows=len(result.rows) if result is not None else 0,
+            failed=error is not None,
+            warehouse_size=warehouse.cluster_size if warehouse is not None else "Small",
+        )
+        return self.latency_model(profile)
+
     def statement(self, statement_id: str) -> Statement | None:
         with self._lock:
             return self._statements.get(statement_id)
 
     def cancel(self, statement: Statement) -> None:
-        """Cancel a statement that is still running (simulated); a finished one is left as it is."""
+        """Cancel a statement that is still running (simulated or in DuckDB); a finished one is left as it is."""
         now = self.clock.time()
         if not statement.running(now):
             return
         statement.canceled = True
         statement.result = None
+        if not statement.done.is_set():
+            self.engine.interrupt(statement.session.engine_session)
         record = statement.record
         elapsed_ms = max(0, round((now - statement.started) * 1000))
         record.execution_status = "CANCELED"
@@ -322,7 +434,9 @@ class SqlService:
         record.produced_rows = 0
 
     def close(self, statement: Statement) -> None:
-        """Release a statement's result; later requests for it see it CLOSED or unknown."""
+        """Release a statement's result (interrupting DuckDB if it is still at it); later requests see it CLOSED."""
+        if not statement.done.is_set() and not statement.canceled:
+            self.engine.interrupt(statement.session.engine_session)
         statement.closed = True
         statement.result = None
         with self._lock:
@@ -338,6 +452,7 @@ class SqlService:
                 self._close_session_locked(session)
             self._sessions.clear()
             self._statements.clear()
+        self._workers.shutdown(wait=True, cancel_futures=True)
         self.engine.close()
 
 

@@ -1,11 +1,11 @@
 """The SQL Statement Execution API (``/api/2.0/sql/statements``, ``/api/2.0/sql/sessions``), as the connector's
 SEA backend (``use_sea=True``) and the SDK's ``WorkspaceClient.statement_execution`` use it.
 
-Results are always served ``INLINE`` as ``JSON_ARRAY`` (values as strings, ``null`` as null), in chunks of
-:data:`CHUNK_ROWS` rows. The emulator produces no Arrow and no cloud-storage links: a request for
-``EXTERNAL_LINKS`` or ``INLINE_OR_EXTERNAL_LINKS`` (the connector's default) degrades to inline JSON and the
-manifest says ``JSON_ARRAY``, which both clients read. ``INLINE`` with a format other than ``JSON_ARRAY`` is
-refused as Databricks refuses it.
+Results travel by the request's ``disposition`` and ``format`` (:mod:`.sea_results`): ``INLINE`` ``JSON_ARRAY``
+chunks (values as strings, ``null`` as null), ``EXTERNAL_LINKS`` to result files on the emulator in
+``JSON_ARRAY``, ``ARROW_STREAM`` (the connector's default with ``use_sea=True``) or ``CSV``, or either for
+``INLINE_OR_EXTERNAL_LINKS``; chunks are ``Emulator.result_delivery.chunk_rows`` rows. ``INLINE`` with a format
+other than ``JSON_ARRAY`` is refused as Databricks refuses it.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ from typing import Any
 
 from ..http import ApiError, HttpApp, Request, invalid, not_found
 from ..workspace import Workspace
-from . import errors, querytags
+from . import arrow, errors, querytags, sea_results
+from .delivery import ResultSettings
 from .engine import Column, Parameter
 from .ids import new_statement_id
-from .service import SqlService, SqlSession, Statement
+from .links import ResultFiles
+from .service import STATUS_WAIT_SECONDS, SqlService, SqlSession, Statement
 
-CHUNK_ROWS = 100_000
 _WAIT_TIMEOUT = re.compile(r"^(\d+)s$")
-_DISPOSITIONS = frozenset({"INLINE", "EXTERNAL_LINKS", "INLINE_OR_EXTERNAL_LINKS"})
-_FORMATS = frozenset({"JSON_ARRAY", "ARROW_STREAM", "CSV"})
 _BASE = "/api/2.0/sql/statements"
 
 
@@ -57,51 +56,46 @@ def _columns_json(columns: Sequence[Column]) -> list[dict[str, Any]]:
     return described
 
 
-def _chunk_count(row_count: int) -> int:
-    return max(1, -(-row_count // CHUNK_ROWS))
-
-
-def _chunk(statement: Statement, index: int) -> dict[str, Any]:
+def _delivery(statement: Statement) -> sea_results.SeaDelivery:
     result = statement.result
     assert result is not None
-    count = _chunk_count(len(result.rows))
+    delivery = statement.delivery
+    if not isinstance(delivery, sea_results.SeaDelivery):
+        delivery = statement.delivery = sea_results.negotiate({}, ResultSettings(), arrow.UTC)
+    return delivery.resolve(result)
+
+
+def _chunk(statement: Statement, index: int, files: ResultFiles) -> dict[str, Any]:
+    result = statement.result
+    assert result is not None
+    delivery = _delivery(statement)
+    count = len(delivery.bounds(len(result.rows)))
     if not 0 <= index < count:
         raise invalid(f"Chunk index {index} is out of range: the result has {count} chunk(s).")
-    start = index * CHUNK_ROWS
-    rows = result.rows[start : start + CHUNK_ROWS]
-    renderers = [column.sql_type.render for column in result.columns]
-    data = [[render(value) for render, value in zip(renderers, row, strict=True)] for row in rows]
-    chunk: dict[str, Any] = {"chunk_index": index, "row_offset": start, "row_count": len(rows), "data_array": data}
-    if index + 1 < count:
-        chunk["next_chunk_index"] = index + 1
-        chunk["next_chunk_internal_link"] = f"{_BASE}/{statement.id}/result/chunks/{index + 1}"
-    return chunk
+    return sea_results.chunk_json(delivery, result, index, f"{_BASE}/{statement.id}", files)
 
 
 def _manifest(statement: Statement) -> dict[str, Any]:
     result = statement.result
     assert result is not None
-    total = len(result.rows)
-    count = _chunk_count(total)
+    delivery = _delivery(statement)
+    bounds = delivery.bounds(len(result.rows))
     chunks = [
-        {
-            "chunk_index": index,
-            "row_offset": index * CHUNK_ROWS,
-            "row_count": min(CHUNK_ROWS, total - index * CHUNK_ROWS),
-        }
-        for index in range(count)
+        {"chunk_index": index, "row_offset": start, "row_count": end - start}
+        for index, (start, end) in enumerate(bounds)
     ]
     return {
         "format": "JSON_ARRAY",
         "schema": {"column_count": len(result.columns), "columns": _columns_json(result.columns)},
-        "total_row_count": total,
-        "total_chunk_count": count,
+        "total_row_count": len(result.rows),
+        "total_chunk_count": len(bounds),
         "chunks": chunks,
         "truncated": result.truncated,
+        **sea_results.manifest_fields(delivery),
     }
 
 
-def statement_json(statement: Statement, state: str) -> dict[str, Any]:
+def statement_json(statement: Statement, state: str, files: ResultFiles) -> dict[str, Any]:
     """A ``StatementResponse``: id, status and, once succeeded, the manifest and the first chunk."""
     status: dict[str, Any] = {"state": state}
     body: dict[str, Any] = {"statement_id": statement.id, "status": status}
@@ -111,7 +105,7 @@ def statement_json(statement: Statement, state: str) -> dict[str, Any]:
         status["sql_state"] = error.sqlstate
     elif state == "SUCCEEDED" and statement.result is not None:
         body["manifest"] = _manifest(statement)
-        body["result"] = _chunk(statement, 0)
+        body["result"] = _chunk(statement, 0, files)
     return body
 
 
@@ -187,14 +181,7 @@ def register(app: HttpApp, workspace: Workspace) -> None:
             raise invalid("statement is required.")
         warehouse_id = warehouse_of(body.get("warehouse_id"))
         wait = _wait_seconds(body.get("wait_timeout"))
-        disposition = str(body.get("disposition") or "INLINE").upper()
-        result_format = str(body.get("format") or "JSON_ARRAY").upper()
-        if disposition not in _DISPOSITIONS:
-            raise invalid(f"Invalid disposition {disposition!r}: use one of {sorted(_DISPOSITIONS)}.")
-        if result_format not in _FORMATS:
-            raise invalid(f"Invalid format {result_format!r}: use one of {sorted(_FORMATS)}.")
-        if disposition == "INLINE" and result_format != "JSON_ARRAY":
-            raise invalid(f"The {result_format} format is not supported with the INLINE disposition.")
+        delivery = sea_results.negotiate(body, ResultSettings.of(workspace), arrow.UTC)
         row_limit = body.get("row_limit")
         if row_limit is not None and (not isinstance(row_limit, int) or row_limit < 0):
             raise invalid("row_limit must be a non-negative integer.")
@@ -209,6 +196,7 @@ def register(app: HttpApp, workspace: Workspace) -> None:
             if found is None:
                 raise not_found(f"Session {session_id}")
             session = found
+        delivery.time_zone = arrow.session_time_zone(session.engine_session.conf, session.configuration)
         try:
             statement = service.execute(
                 session,
@@ -221,13 +209,15 @@ def register(app: HttpApp, workspace: Workspace) -> None:
         finally:
             if ephemeral:
                 service.close_session(session.id, keep_statements=True)
+        statement.delivery = delivery
         state = statement.state(service.clock.time())
-        return statement_json(statement, "PENDING" if state == "RUNNING" else state)
+        return statement_json(statement, "PENDING" if state == "RUNNING" else state, ResultFiles.of(workspace))
 
     @router.route("GET", _BASE + "/{statement_id}")
     def get(request: Request) -> dict[str, Any]:
         statement = statement_of(request)
-        return statement_json(statement, statement.state(service.clock.time()))
+        statement.wait(STATUS_WAIT_SECONDS)
+        return statement_json(statement, statement.state(service.clock.time()), ResultFiles.of(workspace))
 
     @router.route("GET", _BASE + "/{statement_id}/result/chunks/{chunk_index}")
     def get_chunk(request: Request) -> dict[str, Any]:
@@ -239,7 +229,7 @@ def register(app: HttpApp, workspace: Workspace) -> None:
             index = int(request.params["chunk_index"])
         except ValueError:
             raise invalid(f"Invalid chunk index {request.params['chunk_index']!r}.") from None
-        return _chunk(statement, index)
+        return _chunk(statement, index, ResultFiles.of(workspace))
 
     @router.route("POST", _BASE + "/{statement_id}/cancel")
     def cancel(request: Request) -> dict[str, Any]:

@@ -5,9 +5,10 @@ Requests are decoded with the connector's own ``TCLIService.Processor`` (binary 
 buffer). A normal ``cursor.execute`` is one round trip: the answer carries direct results (status, metadata,
 the first rows) and, when every row fits, closes the operation server-side. A request without direct results
 (``execute_async``) is asynchronous: it stays RUNNING until the emulator clock reaches the statement's simulated
-end. A stopped warehouse starts at once on its first request. Results travel as
-``COLUMN_BASED_SET`` so the client needs no pyarrow. SQL failures come back as ``ERROR_STATE`` with the
-Databricks message, which the connector raises as ``ServerOperationError``.
+end. A stopped warehouse starts at once on its first request. Results travel in the format the client
+negotiated (:mod:`.thrift_results`): Arrow batches or cloud-fetch links for a client with pyarrow,
+``COLUMN_BASED_SET`` otherwise. SQL failures come back as ``ERROR_STATE`` with the Databricks message, which the
+connector raises as ``ServerOperationError``.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from thrift.transport import TTransport
 
 from ..http import ApiError, HttpApp, Request, Response
 from ..workspace import Workspace
-from . import datatypes, errors, metadata, querytags
-from .engine import Column, Parameter, StatementResult
+from . import arrow, datatypes, errors, metadata, querytags, thrift_results
+from .delivery import ResultSettings
+from .engine import Column, StatementResult
 from .ids import guid_of, id_of_guid, new_statement_id
-from .service import SqlService, SqlSession, Statement
+from .links import ResultFiles
+from .parameters import from_thrift
+from .service import STATUS_WAIT_SECONDS, SqlService, SqlSession, Statement
 
 PROTOCOL_VERSION = ttypes.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V8
 _SUCCESS = ttypes.TStatus(statusCode=ttypes.TStatusCode.SUCCESS_STATUS)
-_COLUMN_SET = ttypes.TSparkRowSetType.COLUMN_BASED_SET
 _STATES = {
     "PENDING": ttypes.TOperationState.PENDING_STATE,
     "RUNNING": ttypes.TOperationState.RUNNING_STATE,
@@ -140,8 +143,9 @@ def row_set(columns: Sequence[Column], rows: Sequence[tuple], start: int) -> Any
 class ThriftHandler:
     """The ``TCLIService`` interface, answered from a :class:`SqlService`."""
 
-    def __init__(self, service: SqlService) -> None:
+    def __init__(self, service: SqlService, workspace: Workspace) -> None:
         self.service = service
+        self.workspace = workspace
         self._request = threading.local()
 
     def bind_request(self, warehouse_id: str, user_agent: str | None) -> None:
@@ -204,9 +208,11 @@ class ThriftHandler:
         overlay = req.confOverlay or {}
         tags_text = next((value for key, value in overlay.items() if key.lower() == "query_tags"), None)
         try:
-            parameters = [_parameter(parameter) for parameter in req.parameters or ()]
+            parameters = [from_thrift(parameter) for parameter in req.parameters or ()]
         except errors.SqlError as error:
             return ttypes.TExecuteStatementResp(status=_error_status(error.message, error.sqlstate))
+        time_zone = arrow.session_time_zone(session.engine_session.conf, session.configuration)
+        delivery = thrift_results.negotiate(req, time_zone)
         statement = self.service.execute(
             session,
             req.statement or "",
@@ -215,6 +221,7 @@ class ThriftHandler:
             row_limit=req.resultRowLimit or None,
             asynchronous=bool(req.runAsync) and req.getDirectResults is None,
         )
+        statement.delivery = delivery
         return self._operation(ttypes.TExecuteStatementResp, statement, req.getDirectResults)
 
     def _operation(self, response_class: type, statement: Statement, direct: Any) -> Any:
@@ -233,9 +240,10 @@ class ThriftHandler:
     def _direct_results(self, statement: Statement, max_rows: int | None) -> Any:
         status = self._status(statement)
         if statement.result is None:
-            self.service.close(statement)
+            if not statement.running(self.service.clock.time()):
+                self.service.close(statement)
             return ttypes.TSparkDirectResults(operationStatus=status)
-        metadata_response = self._metadata(statement.result)
+        metadata_response = self._metadata(statement)
         rows, has_more = self._next_rows(statement, max_rows)
         fetched = ttypes.TFetchResultsResp(status=_SUCCESS, hasMoreRows=has_more, results=rows)
         closed = None
@@ -267,21 +275,21 @@ class ThriftHandler:
             response.operationCompleted = int(statement.finishes * 1000)
         return response
 
-    @staticmethod
-    def _metadata(result: StatementResult) -> Any:
-        return ttypes.TGetResultSetMetadataResp(
-            status=_SUCCESS,
-            schema=table_schema(result.columns),
-            resultFormat=_COLUMN_SET,
-            lz4Compressed=False,
-            isStagingOperation=False,
-        )
+    def _metadata(self, statement: Statement) -> Any:
+        result = statement.result
+        assert result is not None
+        delivery = thrift_results.prepare(statement.delivery, statement, ResultSettings.of(self.workspace))
+        return thrift_results.metadata(delivery, result.columns, table_schema)
 
-    @staticmethod
-    def _next_rows(statement: Statement, max_rows: int | None) -> tuple[Any, bool]:
+    def _next_rows(self, statement: Statement, max_rows: int | None) -> tuple[Any, bool]:
         result = statement.result
         assert result is not None
         start = statement.position
+        delivery = thrift_results.prepare(statement.delivery, statement, ResultSettings.of(self.workspace))
+        if delivery is not None and delivery.result is not None:
+            rows, end = thrift_results.arrow_rows(delivery, start, max_rows, ResultFiles.of(self.workspace))
+            statement.position = end
+            return rows, end < len(result.rows)
         end = len(result.rows) if not max_rows or max_rows <= 0 else min(len(result.rows), start + max_rows)
         statement.position = end
         return row_set(result.columns, result.rows[start:end], start), end < len(result.rows)
@@ -295,13 +303,14 @@ class ThriftHandler:
         statement = self._statement(req.operationHandle)
         if statement is None:
             return ttypes.TGetOperationStatusResp(status=_invalid_handle("OperationHandle"))
+        statement.wait(STATUS_WAIT_SECONDS)
         return self._status(statement)
 
     def GetResultSetMetadata(self, req: Any) -> Any:
         statement = self._statement(req.operationHandle)
         if statement is None or statement.result is None:
             return ttypes.TGetResultSetMetadataResp(status=_invalid_handle("OperationHandle"))
-        return self._metadata(statement.result)
+        return self._metadata(statement)
 
     def FetchResults(self, req: Any) -> Any:
         statement = self._statement(req.operationHandle)
@@ -314,7 +323,7 @@ class ThriftHandler:
         rows, has_more = self._next_rows(statement, req.maxRows)
         response = ttypes.TFetchResultsResp(status=_SUCCESS, hasMoreRows=has_more, results=rows)
         if req.includeResultSetMetadata:
-            response.resultSetMetadata = self._metadata(statement.result)
+            response.resultSetMetadata = self._metadata(statement)
         return response
 
     def CancelOperation(self, req: Any) -> Any:
@@ -467,11 +476,13 @@ _JDBC_COLUMN_COLUMNS = [
     *_strings("TABLE_CAT", "TABLE_SCHEM", "TABLE_NAME", "COLUMN_NAME"),
     Column("DATA_TYPE", datatypes.INT),
     Column("TYPE_NAME", datatypes.STRING),
-    *_ints("COLUMN_SIZE", "BUFFER_LENGTH", "DECIMAL_DIGITS", "NUM_PREC_RADIX", "NULLABLE"),
+    Column("COLUMN_SIZE", datatypes.INT),
+    Column("BUFFER_LENGTH", datatypes.of_duckdb("TINYINT")),
+    *_ints("DECIMAL_DIGITS", "NUM_PREC_RADIX", "NULLABLE"),
     *_strings("REMARKS", "COLUMN_DEF"),
     *_ints("SQL_DATA_TYPE", "SQL_DATETIME_SUB", "CHAR_OCTET_LENGTH", "ORDINAL_POSITION"),
     *_strings("IS_NULLABLE", "SCOPE_CATALOG", "SCOPE_SCHEMA", "SCOPE_TABLE"),
-    Column("SOURCE_DATA_TYPE", datatypes.INT),
+    Column("SOURCE_DATA_TYPE", datatypes.of_duckdb("SMALLINT")),
     Column("IS_AUTO_INCREMENT", datatypes.STRING),
 ]
 
@@ -525,6 +536,7 @@ def _type_info_rows() -> list[tuple]:
 
 def _jdbc_column_row(column: metadata.ColumnInfo) -> tuple:
     sql_type = column.sql_type
+    size, digits, radix = metadata.jdbc_sizes(sql_type)
     return (
         column.catalog,
         column.schema,
@@ -532,10 +544,10 @@ def _jdbc_column_row(column: metadata.ColumnInfo) -> tuple:
         column.name,
         sql_type.jdbc_type(),
         sql_type.type_text,
-        sql_type.precision,
+        size,
         None,
-        sql_type.scale,
-        10 if sql_type.precision is not None else None,
+        digits,
+        radix,
         1 if column.nullable else 0,
         column.comment or "",
         None,
@@ -552,30 +564,10 @@ def _jdbc_column_row(column: metadata.ColumnInfo) -> tuple:
     )
 
 
-def _parameter(parameter: Any) -> Parameter:
-    name = parameter.name or None
-    kind = parameter.type or "STRING"
-    if parameter.arguments:
-        if kind.upper() != "ARRAY":
-            raise errors.unsupported(f"{kind} parameters")
-        element = parameter.arguments[0].type or "STRING"
-        return Parameter(name, f"ARRAY<{element}>", [argument.value for argument in parameter.arguments])
-    value = parameter.value
-    if value is None:
-        return Parameter(name, kind, None)
-    if value.stringValue is not None:
-        return Parameter(name, kind, value.stringValue)
-    if value.booleanValue is not None:
-        return Parameter(name, kind, "true" if value.booleanValue else "false")
-    if value.doubleValue is not None:
-        return Parameter(name, kind, repr(value.doubleValue))
-    return Parameter(name, kind, None)
-
-
 def register(app: HttpApp, workspace: Workspace) -> None:
     """Serve the Thrift protocol on every warehouse's http_path."""
     service = SqlService.of(workspace)
-    handler = ThriftHandler(service)
+    handler = ThriftHandler(service, workspace)
     processor = TCLIService.Processor(handler)
 
     def handle(request: Request) -> Response:

@@ -16,11 +16,15 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from . import errors
+from .datetimes import spark_date, spark_timestamp
 from .names import private_catalog
 
 CURRENT_CATALOG = "__current_catalog"
 CURRENT_SCHEMA = "__current_schema"
+ANSI_MODE = "__ansi_mode"
 NONZERO_MACRO = "__databricks_nonzero"
+CAST_FAILURE_MACRO = "__databricks_cast_failure"
+PARAMETER_COLUMN_PREFIX = "__databricks_parameter:"
 CACHE_SIZE = 4096
 
 # (name or None for a positional ``?``, Databricks type) for each parameter a statement was given.
@@ -46,6 +50,8 @@ class Translation:
     number of affected rows) or ``"none"`` (DDL).
     ``tables`` are the ``(catalog, schema, table)`` names the statement mentions, as written (``""`` for a part
     left out), so that the engine can prepare tables filled on demand (the system tables) before they are read.
+    A result column named ``PARAMETER_COLUMN_PREFIX + duckdb_name`` is a bare parameter marker: Databricks names it
+    after the value bound to it.
     """
 
     action: str
@@ -68,13 +74,13 @@ def _translate(sql: str, parameter_types: ParameterTypes) -> Translation:
     try:
         trees = [tree for tree in sqlglot.parse(sql, read="databricks") if tree is not None]
     except sqlglot.errors.ParseError as error:
-        raise errors.from_sqlglot(error) from None
+        raise errors.from_sqlglot(error, sql) from None
     except sqlglot.errors.TokenError as error:
-        raise errors.parse_error(f"'{str(error)[:40]}'") from None
+        raise errors.parse_error(f"'{str(error)[:40]}'", sql=sql) from None
     if not trees:
-        raise errors.parse_error("end of input")
+        raise errors.parse_error("end of input", sql=sql)
     if len(trees) > 1:
-        raise errors.parse_error(f"'{trees[1].sql(dialect='databricks').split(' ', 1)[0]}'")
+        raise errors.parse_error(f"'{trees[1].sql(dialect='databricks').split(' ', 1)[0]}'", sql=sql)
     return _from_tree(trees[0], parameter_types)
 
 
@@ -85,13 +91,20 @@ def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Transla
         return Translation("describe", "DESCRIBE", result="rows", target=_parts(tree.this))
     statement_type, result = _classify(tree)
     tree = tree.copy()
+    tree = _rewrite_databases(tree)
     tables = tuple(dict.fromkeys((t.catalog, t.db, t.name) for t in tree.find_all(exp.Table) if t.name))
     if isinstance(tree, exp.Select):
         _name_projections(tree)
     _rewrite_catalogs(tree)
     _rewrite_range(tree)
-    _rewrite_divisions(tree)
+    ansi = _rewrite_divisions(tree)
+    ansi = _rewrite_datetime_casts(tree) or ansi
+    _rewrite_int_functions(tree)
     bindings = _rewrite_parameters(tree, parameter_types)
+    if isinstance(tree, exp.Select):
+        _name_parameter_columns(tree)
+    if ansi:
+        bindings += (Binding(ANSI_MODE),)
     duckdb_sql = tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.IGNORE)
     return Translation("duckdb", statement_type, result, duckdb_sql, bindings, tables=tables)
 
@@ -121,7 +134,7 @@ def _classify(tree: exp.Expression) -> tuple[str, str]:
     if isinstance(tree, exp.Merge):
         return "MERGE", "count"
     if isinstance(tree, exp.Create):
-        return "CREATE", "count" if isinstance(tree.expression, exp.Query) and tree.kind == "TABLE" else "none"
+        return "CREATE", "none"
     if isinstance(tree, exp.Drop):
         return "DROP", "none"
     if isinstance(tree, exp.Alter):
@@ -155,13 +168,84 @@ def _rewrite_range(tree: exp.Expression) -> None:
         table.set("alias", exp.TableAlias(this=name, columns=[exp.to_identifier("id")]))
 
 
-def _rewrite_divisions(tree: exp.Expression) -> None:
-    """Databricks (ANSI mode) fails on a zero divisor where DuckDB answers infinity or NULL."""
+def _rewrite_databases(tree: exp.Expression) -> exp.Expression:
+    """``CREATE`` / ``DROP DATABASE`` are Databricks' other spelling of ``SCHEMA``; DuckDB knows only the latter."""
+    if isinstance(tree, exp.Create) and str(tree.kind).upper() == "DATABASE":
+        tree.set("kind", "SCHEMA")
+        tree.set("this", _schema_name(tree.this))
+    elif isinstance(tree, exp.Drop) and str(tree.kind).upper() == "DATABASE":
+        tree.set("kind", "SCHEMA")
+        tree.set("tables", [_schema_name(table) for table in tree.args.get("tables") or ()])
+    return tree
+
+
+def _schema_name(table: exp.Expression) -> exp.Expression:
+    if not isinstance(table, exp.Table) or (table.args.get("catalog") is not None and table.name == ""):
+        return table
+    return exp.Table(db=table.this, catalog=table.args.get("db"))
+
+
+def _ansi_mode() -> exp.Expression:
+    return exp.Placeholder(this=ANSI_MODE)
+
+
+def _rewrite_divisions(tree: exp.Expression) -> bool:
+    """Databricks in ANSI mode fails on a zero divisor (NULL otherwise) where DuckDB answers infinity or NULL."""
+    rewritten = False
     for node in list(tree.find_all(exp.Div, exp.Mod, exp.IntDiv)):
         divisor = node.expression
         if isinstance(divisor, exp.Literal) and not divisor.is_string and _nonzero_number(divisor.this):
             continue
-        node.set("expression", exp.Anonymous(this=NONZERO_MACRO, expressions=[divisor]))
+        node.set("expression", exp.Anonymous(this=NONZERO_MACRO, expressions=[divisor, _ansi_mode()]))
+        rewritten = True
+    return rewritten
+
+
+_DATE_TYPES = {exp.DataType.Type.DATE: "DATE"}
+_TIMESTAMP_TYPES = {
+    exp.DataType.Type.TIMESTAMP: "TIMESTAMP",
+    exp.DataType.Type.TIMESTAMPTZ: "TIMESTAMP",
+    exp.DataType.Type.TIMESTAMPLTZ: "TIMESTAMP",
+    exp.DataType.Type.TIMESTAMPNTZ: "TIMESTAMP_NTZ",
+}
+
+
+def _rewrite_datetime_casts(tree: exp.Expression) -> bool:
+    """Casts of string literals to DATE / TIMESTAMP read the text as Spark does (``'2021-09'`` is a date).
+
+    ``TIMESTAMP(...)`` and ``to_timestamp(...)`` (which sqlglot reads as casts to a zone-less timestamp) answer a
+    Databricks TIMESTAMP, in the session time zone. Text Spark cannot read is NULL, or an error in ANSI mode
+    (``try_cast`` is always NULL). Returns whether the statement now depends on the session's ANSI mode.
+    """
+    rewritten = False
+    for node in list(tree.find_all(exp.Cast)):
+        kind = node.to.this
+        if kind == exp.DataType.Type.TIMESTAMP and not isinstance(node.parent, exp.DataType):
+            node.set("to", exp.DataType.build("TIMESTAMPTZ"))
+        target = _DATE_TYPES.get(kind) or _TIMESTAMP_TYPES.get(kind)
+        literal = node.this
+        if target is None or not (isinstance(literal, exp.Literal) and literal.is_string):
+            continue
+        text = spark_date(literal.this) if target == "DATE" else spark_timestamp(literal.this)
+        if text is not None:
+            literal.replace(exp.Literal.string(text))
+        elif isinstance(node, exp.TryCast) or node.args.get("safe"):
+            literal.replace(exp.Null())
+        else:
+            failure = exp.Anonymous(
+                this=CAST_FAILURE_MACRO,
+                expressions=[exp.Literal.string(errors.cast_invalid_input(literal.this, target).detail), _ansi_mode()],
+            )
+            literal.replace(failure)
+            rewritten = True
+    return rewritten
+
+
+def _rewrite_int_functions(tree: exp.Expression) -> None:
+    """Databricks' ``size`` and ``length`` answer INT; DuckDB's answer BIGINT."""
+    for node in list(tree.find_all(exp.ArraySize, exp.Length)):
+        if not isinstance(node.parent, exp.Cast):
+            node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("INT")))
 
 
 def _nonzero_number(text: str) -> bool:
@@ -199,6 +283,8 @@ def _rewrite_parameters(tree: exp.Expression, parameter_types: ParameterTypes) -
             bindings[CURRENT_SCHEMA] = Binding(CURRENT_SCHEMA)
             continue
         name = node.args.get("this")
+        if name == ANSI_MODE:
+            continue
         if name:
             kind = named.get(name.lower())
             if kind is None:
@@ -219,8 +305,17 @@ def _rewrite_parameters(tree: exp.Expression, parameter_types: ParameterTypes) -
     return tuple(bindings.values())
 
 
+def _name_parameter_columns(select: exp.Select) -> None:
+    for projection in select.expressions:
+        if isinstance(projection, exp.Alias) and projection.alias == PARAMETER_COLUMN_PREFIX:
+            placeholder = projection.this.this if isinstance(projection.this, exp.Cast) else projection.this
+            name = PARAMETER_COLUMN_PREFIX + str(placeholder.args.get("this") or "")
+            projection.set("alias", exp.to_identifier(name, quoted=True))
+
+
 def _name_projections(select: exp.Select) -> None:
-    """Give unnamed result columns the names Databricks would (DuckDB names them after its own rewrite)."""
+    """Give unnamed result columns the names Databricks would (DuckDB names them after its own rewrite): function
+    names in lower case, ``count(*)`` as ``count(1)``."""
     projections = []
     changed = False
     for projection in select.expressions:
@@ -230,9 +325,11 @@ def _name_projections(select: exp.Select) -> None:
         if isinstance(projection, exp.Literal) and projection.is_string:
             name = projection.this
         elif isinstance(projection, exp.Placeholder):
-            name = f":{projection.args['this']}" if projection.args.get("this") else "?"
+            name = PARAMETER_COLUMN_PREFIX
+        elif isinstance(projection, exp.Count) and isinstance(projection.this, exp.Star):
+            name = "count(1)"
         else:
-            name = projection.sql(dialect="databricks")
+            name = projection.sql(dialect="databricks", normalize_functions="lower")
         projections.append(exp.alias_(projection, exp.to_identifier(name, quoted=True)))
         changed = True
     if changed:

@@ -3,7 +3,8 @@
 :class:`StepCostLedger` is a span processor: for every span of this instrumentation that carries a Dagster run id
 it adds the span's estimate (``databricks.dbu.estimated``, ``databricks.cost.estimated_usd``) and ids to the entry
 of its step, keyed by run id, op, asset key and partition key, the way :func:`current_context` names the step.
-Task-run spans are left out: their job run's span already carries their cost. The ledger keeps at most
+Spans marked ``databricks.cost.summable=false`` (a run's tasks) are left out: their run's span already carries
+their cost. The ledger keeps at most
 ``max_steps`` steps (the least recently updated go first) and ``max_ids`` ids of each kind per step.
 
 Usage::
@@ -26,11 +27,10 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from ..attributes import COST_ESTIMATED_USD, DBU_ESTIMATED, JOB_RUN_ID, PIPELINE_UPDATE_ID, STATEMENT_ID
+from ..attributes import COST_ESTIMATED_USD, COST_SUMMABLE, DBU_ESTIMATED, JOB_RUN_ID, PIPELINE_UPDATE_ID, STATEMENT_ID
 from ..context import ASSET_KEY, OP_NAME, PARTITION_KEY, RUN_ID, OrchestrationContext
 
 INSTRUMENTATION_SCOPE = "opentelemetry_instrumentation_databricks"
-TASK_RUN_SPAN = "databricks.jobs.task_run"
 DB_SYSTEM_NAME = "db.system.name"
 DEFAULT_MAX_STEPS = 1024
 DEFAULT_MAX_IDS = 100
@@ -124,9 +124,11 @@ class StepCostLedger(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         scope = span.instrumentation_scope
-        if scope is None or scope.name != INSTRUMENTATION_SCOPE or span.name == TASK_RUN_SPAN:
+        if scope is None or scope.name != INSTRUMENTATION_SCOPE:
             return
         attributes = span.attributes or {}
+        if attributes.get(COST_SUMMABLE) is False:
+            return
         run_id = attributes.get(RUN_ID)
         if run_id is None:
             return

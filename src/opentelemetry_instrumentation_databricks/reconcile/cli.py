@@ -1,9 +1,11 @@
-"""``databricks-otel-reconcile``: run the reconciler once, or report estimate accuracy.
+"""``databricks-otel-reconcile``: run the reconciler once, report estimate accuracy, or report billed cost by job.
 
 ::
 
     databricks-otel-reconcile run --state reconcile.sqlite --records /mnt/otel/span-records [--discount 0.8] [--json]
     databricks-otel-reconcile accuracy --since 2026-11-01 --state reconcile.sqlite --records ... [--json]
+    databricks-otel-reconcile report --by dagster_job_name|dagster_asset_key|warehouse|compute_type|TAG --since 7d
+        [--discount 0.8] [--json|--csv]
 
 Billing connection (the SQL connector; ``pip install databricks-sql-connector``): ``--host``/``DATABRICKS_HOST``,
 ``--http-path``/``DATABRICKS_HTTP_PATH`` (or ``--warehouse-id``/``DATABRICKS_WAREHOUSE_ID``),
@@ -70,13 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="put billed cost that arrived since the last run into the traces")
     run.add_argument("--state", required=True, help="the state store (SQLite file; created on the first run)")
     run.add_argument("--records", type=_existing_directory, help="directory of span-time id records (SpanIdRecorder)")
-    run.add_argument("--host", help="workspace URL (default DATABRICKS_HOST)")
-    run.add_argument("--http-path", help="the billing warehouse's HTTP path (default DATABRICKS_HTTP_PATH)")
-    run.add_argument("--warehouse-id", help="or its id (default DATABRICKS_WAREHOUSE_ID)")
-    run.add_argument("--token", help="prefer DATABRICKS_TOKEN: arguments show in process lists")
-    run.add_argument(
-        "--discount", type=_discount, default=1.0, help="factor on list price in (0, 1] (0.8 = 20%% off; default 1)"
-    )
+    _billing_connection(run)
     run.add_argument(
         "--lookback-days", type=_days, default=30, help="days of billing to read on the first run (default 30)"
     )
@@ -88,21 +84,53 @@ def _parser() -> argparse.ArgumentParser:
         "--records", required=True, type=_existing_directory, help="directory of span-time id records"
     )
     accuracy.add_argument("--json", action="store_true", help="machine-readable output")
+    report = commands.add_parser("report", help="billed cost by Dagster job, asset, warehouse, compute type or tag")
+    report.add_argument(
+        "--by",
+        required=True,
+        type=_dimension,
+        help="dagster_job_name, dagster_asset_key, warehouse, compute_type, or any tag key (e.g. team)",
+    )
+    report.add_argument("--since", required=True, help="7d, 24h, or an ISO date / date-time (UTC)")
+    _billing_connection(report)
+    formats = report.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="machine-readable output")
+    formats.add_argument("--csv", action="store_true", help="one CSV line per value, for spreadsheets")
     return parser
+
+
+def _billing_connection(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--host", help="workspace URL (default DATABRICKS_HOST)")
+    command.add_argument("--http-path", help="the billing warehouse's HTTP path (default DATABRICKS_HTTP_PATH)")
+    command.add_argument("--warehouse-id", help="or its id (default DATABRICKS_WAREHOUSE_ID)")
+    command.add_argument("--token", help="prefer DATABRICKS_TOKEN: arguments show in process lists")
+    command.add_argument(
+        "--discount", type=_discount, default=1.0, help="factor on list price in (0, 1] (0.8 = 20%% off; default 1)"
+    )
+
+
+def _dimension(text: str) -> str:
+    from .report import dimension
+
+    try:
+        return dimension(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in ("databricks.sql", "databricks.sdk", "urllib3"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    arguments = _parser().parse_args(argv)
+    parser = _parser()
+    arguments = parser.parse_args(argv)
     if arguments.command == "accuracy":
         return _accuracy(arguments)
-    from .reconciler import Reconciler, reconciler_resource
-    from .state import StateStore
-    from .wiring import BillingWarehouseUnreachable, build_meter_provider
+    if arguments.command == "report":
+        return _report(parser, arguments)
+    from .reconciler import Reconciler
+    from .wiring import BillingWarehouseUnreachable
 
-    meter_provider = build_meter_provider(reconciler_resource(StateStore(arguments.state)))
     reconciler = Reconciler.from_environment(
         state_path=arguments.state,
         records_directory=arguments.records,
@@ -112,7 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         token=arguments.token,
         discount=arguments.discount,
         lookback_days=arguments.lookback_days,
-        meter_provider=meter_provider,
     )
     print(
         "... reading billing ingested since the watermark (one SQL statement per slice of usage days)", file=sys.stderr
@@ -133,9 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         reconciler.source.close()
-        if meter_provider is not None:
-            meter_provider.shutdown()
+        if reconciler.meter_provider is not None:
+            reconciler.meter_provider.shutdown()
         reconciler.exporter.shutdown()
+        reconciler.state.close()
     seconds = time.monotonic() - started
     print(f"... done in {seconds:.1f} s", file=sys.stderr)
     if arguments.json:
@@ -167,8 +195,49 @@ def _accuracy(arguments: argparse.Namespace) -> int:
     def progress(count: int) -> None:
         print(f"... {count:,} span records read", file=sys.stderr)
 
-    report = load_report(arguments.records, StateStore(arguments.state).units(), arguments.since, progress)
+    state = StateStore(arguments.state)
+    try:
+        units = state.units()
+    finally:
+        state.close()
+    report = load_report(arguments.records, units, arguments.since, progress)
     print(to_json(report) if arguments.json else format_table(report))
+    return 0
+
+
+def _report(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
+    from .report import billed_report, format_table, parse_since, to_csv, to_json
+    from .source import SqlBillingSource
+    from .wiring import BillingWarehouseUnreachable, connection_factory
+
+    try:
+        since = parse_since(arguments.since, time.time())
+    except ValueError as error:
+        parser.error(str(error))
+    factory = connection_factory(arguments.host, arguments.http_path, arguments.warehouse_id, arguments.token)
+    source = SqlBillingSource(factory, discount=arguments.discount)
+    try:
+        report = billed_report(source, arguments.by, since, progress=lambda line: print(line, file=sys.stderr))
+    except SystemTablesUnavailable as error:
+        print(f"databricks-otel-reconcile: {error}", file=sys.stderr)
+        return 2
+    except BillingWarehouseUnreachable as error:
+        _logger.debug("billing connection failed", exc_info=True)
+        print(f"databricks-otel-reconcile: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        _logger.debug("report failed", exc_info=True)
+        print(f"databricks-otel-reconcile: the report stopped: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        source.close()
+    print(f"... done in {report.seconds:.1f} s", file=sys.stderr)
+    if arguments.json:
+        print(to_json(report))
+    elif arguments.csv:
+        print(to_csv(report), end="")
+    else:
+        print(format_table(report))
     return 0
 
 

@@ -24,9 +24,11 @@ SQL statements are apportioned (the Databricks Labs "dbsql cost per query" metho
 are split over the statements of ``system.query.history`` that ran in that hour, each weighted by its
 ``total_task_duration_ms + compilation_duration_ms + result_fetch_duration_ms`` times the share of its wall time
 that falls in the hour (billing rows are hourly: statements meet their hours by an equality join on the hour
-start, so the join stays linear). The hour's idle share,
-``1 - min(1, sum of statement wall time in the hour / hour length)``, is not given to any statement: it comes
-back as a ``warehouse_idle`` row (``unit_id = <warehouse>@<hour start ms>``).
+start, so the join stays linear), and only the hour's busy share goes to statements: the time in the hour when at
+least one statement ran (the union of their intervals, not their sum) over the time the warehouse was up in that
+hour (``system.compute.warehouse_events``: cluster count above 0; the whole hour when the hour has no events). The
+idle share, ``1 - min(1, busy / up)``, is not given to any statement: it comes back as a ``warehouse_idle`` row
+(``unit_id = <warehouse>@<hour start ms>``).
 Only hours that end before ``complete_before_ms`` (billing, query history and warehouse events all complete) count.
 Usage outside every kind of unit (serving, storage, ...) comes back from the reconciler's statement as ``other`` rows
 (``unit_id = <sku>/<usage date>``), so that attributed + ``warehouse_idle`` + ``other`` = all of billing.usage.
@@ -89,6 +91,32 @@ def _date(day: dt.date) -> str:
     return f"DATE'{day.isoformat()}'"
 
 
+USAGE_KIND = f"""CASE
+      WHEN u.usage_metadata.job_run_id IS NOT NULL THEN '{JOB_RUN}'
+      WHEN u.usage_metadata.dlt_update_id IS NOT NULL THEN '{PIPELINE_UPDATE}'
+      WHEN u.usage_metadata.warehouse_id IS NOT NULL THEN 'warehouse'
+      WHEN u.usage_metadata.notebook_id IS NOT NULL THEN '{NOTEBOOK}'
+      WHEN u.usage_metadata.cluster_id IS NOT NULL THEN '{CLUSTER}'
+      ELSE '{OTHER}'
+    END"""
+"""The unit kind of a usage row ``u``: what its ``usage_metadata`` names first."""
+
+PRICED_USAGE_FROM = """FROM system.billing.usage AS u
+  LEFT JOIN system.billing.list_prices AS p
+    ON p.sku_name = u.sku_name
+    AND p.cloud = u.cloud
+    AND p.usage_unit = u.usage_unit
+    AND p.currency_code = 'USD'
+    AND u.usage_end_time > p.price_start_time
+    AND (p.price_end_time IS NULL OR u.usage_end_time <= p.price_end_time)"""
+"""Usage rows ``u`` with the list price ``p`` in force when each row's usage ended (``p`` NULL when none matched)."""
+
+
+def usd_sql(discount: float) -> str:
+    """Dollars of usage row ``u`` at list price ``p`` times ``discount`` (NULL when unpriced)."""
+    return f"CAST(u.usage_quantity AS DOUBLE) * CAST(p.pricing.effective_list.default AS DOUBLE) * {float(discount)!r}"
+
+
 def _tag_values(columns: Sequence[str], value: str) -> str:
     """``tag_0, tag_1, ...`` picked from a map column (``value`` formats one key literal into an expression)."""
     return ",\n    ".join(f"{value.format(_literal(key))} AS tag_{index}" for index, key in enumerate(columns))
@@ -103,14 +131,7 @@ def _priced_usage(horizon: dt.date, discount: float, tag_keys: Sequence[str] = (
     """Every usage row since ``horizon``, with its unit kind and id, its price in dollars and its tags."""
     return f"""priced AS (
   SELECT
-    CASE
-      WHEN u.usage_metadata.job_run_id IS NOT NULL THEN '{JOB_RUN}'
-      WHEN u.usage_metadata.dlt_update_id IS NOT NULL THEN '{PIPELINE_UPDATE}'
-      WHEN u.usage_metadata.warehouse_id IS NOT NULL THEN 'warehouse'
-      WHEN u.usage_metadata.notebook_id IS NOT NULL THEN '{NOTEBOOK}'
-      WHEN u.usage_metadata.cluster_id IS NOT NULL THEN '{CLUSTER}'
-      ELSE '{OTHER}'
-    END AS kind,
+    {USAGE_KIND} AS kind,
     u.usage_metadata.job_run_id AS job_run_id,
     u.usage_metadata.dlt_update_id AS dlt_update_id,
     u.usage_metadata.warehouse_id AS warehouse_id,
@@ -124,17 +145,10 @@ def _priced_usage(horizon: dt.date, discount: float, tag_keys: Sequence[str] = (
     unix_millis(u.usage_start_time) AS start_ms,
     unix_millis(u.usage_end_time) AS end_ms,
     CAST(u.usage_quantity AS DOUBLE) AS dbu,
-    CAST(u.usage_quantity AS DOUBLE) * CAST(p.pricing.effective_list.default AS DOUBLE) * {float(discount)!r} AS usd,
+    {usd_sql(discount)} AS usd,
     u.custom_tags['{TRACE_ID_TAG}'] AS trace_tag,
     u.custom_tags['{SPAN_ID_TAG}'] AS span_tag
-  FROM system.billing.usage AS u
-  LEFT JOIN system.billing.list_prices AS p
-    ON p.sku_name = u.sku_name
-    AND p.cloud = u.cloud
-    AND p.usage_unit = u.usage_unit
-    AND p.currency_code = 'USD'
-    AND u.usage_end_time > p.price_start_time
-    AND (p.price_end_time IS NULL OR u.usage_end_time <= p.price_end_time)
+  {PRICED_USAGE_FROM}
   WHERE u.usage_date >= {_date(horizon)}
 )"""
 
@@ -155,12 +169,23 @@ def _unit_totals(tag_keys: Sequence[str]) -> str:
 
 _UNIT_FACTS = "MAX(p.sku_name) AS sku_name, MAX(p.job_id) AS job_id, MAX(p.cluster_id) AS cluster_id"
 
+EVENTS_LOOKBACK_MS = 86_400_000
+"""How far before the first statement the warehouse's events are read, to know whether it was up (its last event
+before then must fall within this look-back, as in the Databricks Labs view)."""
+
 _OVERLAP = "GREATEST(0, LEAST(k.window_end_ms, p.end_ms) - GREATEST(k.window_start_ms, p.start_ms))"
 _WINDOW_FRACTION = f"{_OVERLAP} / GREATEST(1, p.end_ms - p.start_ms)"
 
 
-def _statement_shares(history_horizon_ms: int, complete_before_ms: int, hour_filter: str, statement_filter: str) -> str:
-    """CTEs ``hours`` (complete warehouse-hours with their cost), ``shares`` (statement x hour) and ``loads``."""
+def _statement_shares(
+    history_horizon_ms: int,
+    complete_before_ms: int,
+    hour_filter: str,
+    statement_filter: str,
+    statement_value: str = "CAST(NULL AS STRING)",
+) -> str:
+    """CTEs ``hours`` (complete warehouse-hours with their cost), ``shares`` (statement x hour), ``loads`` and
+    ``apportioned``; ``statement_value`` (an expression over query history ``h``) is carried as ``value``."""
     return f"""hours AS (
   SELECT p.warehouse_id, p.start_ms, p.end_ms,
     SUM(p.dbu) AS dbu, SUM(p.usd) AS usd, COUNT(*) AS row_count, COUNT_IF(p.usd IS NULL) AS unpriced_rows,
@@ -176,7 +201,8 @@ statements AS (
     CAST(COALESCE(h.total_task_duration_ms, 0) + COALESCE(h.compilation_duration_ms, 0)
       + COALESCE(h.result_fetch_duration_ms, 0) AS DOUBLE) AS work_ms,
     h.query_tags['{TRACE_ID_TAG}'] AS trace_tag,
-    h.query_tags['{SPAN_ID_TAG}'] AS span_tag
+    h.query_tags['{SPAN_ID_TAG}'] AS span_tag,
+    {statement_value} AS value
   FROM system.query.history AS h
   WHERE h.compute.warehouse_id IS NOT NULL
     AND unix_millis(h.start_time) >= {int(history_horizon_ms)}{statement_filter}
@@ -187,11 +213,10 @@ statement_hours AS (
 ),
 shares AS (
   SELECT w.warehouse_id, w.start_ms AS hour_start_ms, w.end_ms AS hour_end_ms, w.dbu AS hour_dbu, w.usd AS hour_usd,
-    s.statement_id, s.start_ms, s.end_ms, s.work_ms, s.trace_tag, s.span_tag, w.last_ingestion,
+    s.statement_id, s.start_ms, s.end_ms, s.work_ms, s.trace_tag, s.span_tag, s.value, w.last_ingestion,
     CASE WHEN s.end_ms = s.start_ms THEN 1.0
       ELSE CAST(LEAST(s.end_ms, w.end_ms) - GREATEST(s.start_ms, w.start_ms) AS DOUBLE) / (s.end_ms - s.start_ms)
-    END AS in_hour,
-    CAST(LEAST(s.end_ms, w.end_ms) - GREATEST(s.start_ms, w.start_ms) AS DOUBLE) AS wall_ms
+    END AS in_hour
   FROM hours AS w
   JOIN statement_hours AS s
     ON s.warehouse_id = w.warehouse_id
@@ -199,14 +224,54 @@ shares AS (
     AND s.start_ms < w.end_ms
     AND (s.end_ms > w.start_ms OR (s.end_ms = s.start_ms AND s.start_ms >= w.start_ms))
 ),
-loads AS (
-  SELECT warehouse_id, hour_start_ms, SUM(work_ms * in_hour) AS weight, COUNT(*) AS statements,
-    LEAST(1.0, SUM(wall_ms) / MAX(GREATEST(1, hour_end_ms - hour_start_ms))) AS busy
+reaches AS (
+  SELECT warehouse_id, hour_start_ms, hour_end_ms, GREATEST(start_ms, hour_start_ms) AS from_ms,
+    LEAST(end_ms, hour_end_ms) AS to_ms,
+    MAX(LEAST(end_ms, hour_end_ms)) OVER (
+      PARTITION BY warehouse_id, hour_start_ms ORDER BY GREATEST(start_ms, hour_start_ms), LEAST(end_ms, hour_end_ms)
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS reached_ms
   FROM shares
+),
+busy_time AS (
+  SELECT warehouse_id, hour_start_ms, MAX(hour_end_ms - hour_start_ms) AS hour_ms,
+    SUM(GREATEST(0, to_ms - GREATEST(from_ms, COALESCE(reached_ms, from_ms)))) AS busy_ms
+  FROM reaches
   GROUP BY warehouse_id, hour_start_ms
 ),
+events AS (
+  SELECT e.warehouse_id, unix_millis(e.event_time) AS at_ms, e.cluster_count,
+    LEAD(unix_millis(e.event_time)) OVER (PARTITION BY e.warehouse_id ORDER BY e.event_time) AS next_ms
+  FROM system.compute.warehouse_events AS e
+  WHERE unix_millis(e.event_time) >= {int(history_horizon_ms) - EVENTS_LOOKBACK_MS}
+    AND unix_millis(e.event_time) < {int(complete_before_ms)}
+    AND e.warehouse_id IN (SELECT DISTINCT warehouse_id FROM hours)
+),
+up_hours AS (
+  SELECT warehouse_id, at_ms, until_ms,
+    explode(sequence(at_ms - at_ms % 3600000, (until_ms - 1) - (until_ms - 1) % 3600000, 3600000)) AS hour_ms
+  FROM (
+    SELECT warehouse_id, at_ms, COALESCE(next_ms, {int(complete_before_ms)}) AS until_ms
+    FROM events WHERE cluster_count > 0
+  ) AS up
+  WHERE until_ms > at_ms
+),
+uptime AS (
+  SELECT warehouse_id, hour_ms, SUM(LEAST(until_ms, hour_ms + 3600000) - GREATEST(at_ms, hour_ms)) AS up_ms
+  FROM up_hours
+  GROUP BY warehouse_id, hour_ms
+),
+loads AS (
+  SELECT sh.warehouse_id, sh.hour_start_ms, SUM(sh.work_ms * sh.in_hour) AS weight, COUNT(*) AS statements,
+    LEAST(1.0, MAX(b.busy_ms) / GREATEST(1, MAX(COALESCE(u.up_ms, b.hour_ms)))) AS busy
+  FROM shares AS sh
+  JOIN busy_time AS b ON b.warehouse_id = sh.warehouse_id AND b.hour_start_ms = sh.hour_start_ms
+  LEFT JOIN uptime AS u ON u.warehouse_id = sh.warehouse_id AND u.hour_ms = sh.hour_start_ms
+  GROUP BY sh.warehouse_id, sh.hour_start_ms
+),
 apportioned AS (
-  SELECT sh.statement_id, sh.warehouse_id, sh.start_ms, sh.end_ms, sh.trace_tag, sh.span_tag, sh.last_ingestion,
+  SELECT sh.statement_id, sh.warehouse_id, sh.start_ms, sh.end_ms, sh.trace_tag, sh.span_tag, sh.value,
+    sh.last_ingestion,
     sh.hour_dbu * l.busy * COALESCE(try_divide(sh.work_ms * sh.in_hour, l.weight), 1.0 / l.statements) AS dbu,
     sh.hour_usd * l.busy * COALESCE(try_divide(sh.work_ms * sh.in_hour, l.weight), 1.0 / l.statements) AS usd,
     sh.hour_start_ms, sh.hour_end_ms

@@ -180,6 +180,7 @@ class Reconciler:
         self.clock = clock or source.clock
         self.tag_keys: tuple[str, ...] = tuple(getattr(source, "tag_keys", ()))
         self._series: set[str] = set()
+        self.meter_provider = meter_provider
         self.metrics = (
             BilledCostMetrics(meter_provider.get_meter(self.scope.name, __version__), state.totals_by_series)
             if meter_provider is not None

@@ -21,6 +21,8 @@ Grants (a metastore admin runs them; an account admin first enables the ``billin
     GRANT SELECT ON TABLE system.billing.usage TO `reconciler`;
     GRANT SELECT ON TABLE system.billing.list_prices TO `reconciler`;
     GRANT SELECT ON TABLE system.query.history TO `reconciler`;
+    GRANT USE SCHEMA ON SCHEMA system.compute TO `reconciler`;
+    GRANT SELECT ON TABLE system.compute.warehouse_events TO `reconciler`;
 
 A schema that is not enabled or not granted raises ONE :class:`SystemTablesUnavailable` naming the schema and the
 missing grant. Malformed rows (missing ids, non-numeric amounts, unknown kinds) are counted in
@@ -67,7 +69,12 @@ _PERMISSION_MARKERS = (
     "does not have",
     "not enabled",
 )
-_TABLES_READ = ("system.billing.usage", "system.billing.list_prices", "system.query.history")
+_TABLES_READ = (
+    "system.billing.usage",
+    "system.billing.list_prices",
+    "system.query.history",
+    "system.compute.warehouse_events",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +328,15 @@ class SqlBillingSource:
             tag_keys=self.tag_keys,
         )
         return self._run(sql)
+
+    def rows(self, sql: str) -> list[Sequence[Any]]:
+        """The rows of one read-only statement over the system tables (the report's), through this source's
+        connection: instrumentation suppressed, a missing grant raised as :class:`SystemTablesUnavailable`."""
+        with self._lock, suppress_instrumentation():
+            rows = self._fetch(sql)
+        self.report.queries += 1
+        self.report.rows += len(rows)
+        return rows
 
     def close(self) -> None:
         with self._lock:

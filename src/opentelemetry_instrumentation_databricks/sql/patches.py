@@ -45,6 +45,7 @@ from .statement import QueryAttributes
 _logger = logging.getLogger(__name__)
 
 _CURSOR = "databricks.sql.client"
+_DOWNLOADER = "databricks.sql.cloudfetch.downloader"
 _PENDING = "_otel_databricks_pending"
 MAX_METRIC_SERIES = 1024
 _in_batch: ContextVar[bool] = ContextVar("databricks_sql_in_batch", default=False)
@@ -56,6 +57,16 @@ _METADATA_OPERATIONS = {
     "columns": "GetColumns",
 }
 _QUERY_TAGS_POSITION = {"execute": 4, "execute_async": 3, "executemany": 2}
+
+
+def _download_without_http_spans(wrapped: Callable[..., Any], handler: Any, args: tuple, kwargs: dict) -> Any:
+    """A cloud-fetch file download (a pool thread, outside the statement's context) makes no HTTP span of its own:
+    the statement's span stands for the connector's traffic, as it does for the requests made inside ``execute``."""
+    token = otel_context.attach(otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True))
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        otel_context.detach(token)
 
 
 class _Statement:
@@ -113,6 +124,7 @@ class SqlPatches:
         wrap_function_wrapper(_CURSOR, "Cursor.close", self._close)
         for method in _METADATA_OPERATIONS:
             wrap_function_wrapper(_CURSOR, f"Cursor.{method}", self._metadata)
+        wrap_function_wrapper(_DOWNLOADER, "ResultSetDownloadHandler.run", _download_without_http_spans)
 
     @staticmethod
     def uninstall() -> None:
@@ -127,6 +139,9 @@ class SqlPatches:
             *_METADATA_OPERATIONS,
         ):
             unwrap(Cursor, method)
+        from databricks.sql.cloudfetch.downloader import ResultSetDownloadHandler
+
+        unwrap(ResultSetDownloadHandler, "run")
 
     # wrappers
     def _execute(self, wrapped: Callable[..., Any], cursor: Any, args: tuple, kwargs: dict) -> Any:

@@ -8,7 +8,9 @@ from typing import Any
 def returned_rows(result_set: Any) -> int | None:
     """The row count from the SEA manifest, or from a Thrift result that arrived whole; ``None`` when unknown.
 
-    Only results with columns count: DDL and DML report nothing here.
+    A Thrift result arrives whole as inline rows (column table or Arrow batches: the queue counts them) or as
+    cloud-fetch links that all came in the first answer (the last link's offset plus its rows). Only results
+    with columns count: DDL and DML report nothing here.
     """
     if result_set is None or not getattr(result_set, "description", None):
         return None
@@ -22,6 +24,12 @@ def returned_rows(result_set: Any) -> int | None:
         count = getattr(queue, name, None)
         if isinstance(count, int):
             return count
+    links = getattr(queue, "result_links", None)
+    if isinstance(links, list) and links:
+        last = links[-1]
+        end = getattr(last, "startRowOffset", None), getattr(last, "rowCount", None)
+        if all(isinstance(part, int) for part in end):
+            return end[0] + end[1]
     return None
 
 
