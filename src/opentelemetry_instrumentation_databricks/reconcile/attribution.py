@@ -160,14 +160,15 @@ class Attribution:
 
 
 def compute_type_of(kind: str, sku_name: str | None) -> str | None:
-    """The execution method billing implies for a unit kind and SKU (when no span recorded one)."""
+    """The execution method billing implies for a unit kind and SKU (when no span recorded one); ``None`` for
+    notebooks (``usage_metadata.notebook_id`` marks serverless notebooks, which no compute type stands for)."""
     if kind in ("statement", "warehouse_idle"):
         return "sql_warehouse"
     if kind == "pipeline_update":
         return "dlt"
     if kind == "job_run":
         return "jobs_serverless" if sku_name and "SERVERLESS" in sku_name.upper() else "jobs_classic"
-    if kind in ("cluster", "notebook"):
+    if kind == "cluster":
         return "all_purpose"
     return None
 
