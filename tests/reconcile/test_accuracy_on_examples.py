@@ -63,7 +63,7 @@ def reconciled(tmp_path_factory):
             source.close()
         warehouse_dbu = sum(float(row.quantity) for row in ws.billing.usage() if row.usage_metadata.get("warehouse_id"))
         since = (dt.datetime.fromtimestamp(ws.clock.time(), dt.timezone.utc) - dt.timedelta(days=7)).date()
-    report = {row.method: row for row in load_report(records, state.units(), since)}
+    report = {row.method: row for row in load_report(records, state.units(), since).methods}
     return report, state.units(), history, warehouse_dbu
 
 

@@ -229,10 +229,12 @@ def test_a_state_file_from_before_labels_opens_and_keeps_its_units_in_the_unlabe
     db.commit()
     db.close()
     state = StateStore(path)
-    assert state.emitted([("job_run", "1")])[("job_run", "1")].labels == {}
+    emitted = state.emitted([("job_run", "1")])[("job_run", "1")]
+    assert (emitted.labels, emitted.context) == ({}, {})
     assert [entry.labels for entry in state.outbox()] == [{}]
     state.commit_outbox()
     assert state.totals_by_series() == [("job_run", {}, 6.0, 3.0)]
+    assert state.asset_totals() == {}
 
 
 def test_a_record_line_from_before_the_context_still_loads_and_a_new_one_round_trips_bounded():

@@ -17,6 +17,8 @@ The resource (``pip install 'opentelemetry-instrumentation-databricks[dagster]'`
 Each asset's Databricks cost lands in its materialization metadata (``databricks/dbu_estimated``,
 ``databricks/cost_estimated_usd``, ``databricks/statements``, ``databricks/statement_ids``...).
 
+Billed cost per asset and partition, as observations: ``billing_definitions()`` (:mod:`.billing`).
+
 This package shares its last name with the ``dagster`` library; absolute imports (the default in Python 3) always
 mean the library. Importing this package does not import Dagster: the resource loads on first access.
 """
@@ -26,10 +28,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .billing import billing_definitions
     from .costs import CostSummary
     from .resource import InsightsDatabricksResource
 
-__all__ = ["CostSummary", "InsightsDatabricksResource"]
+__all__ = ["CostSummary", "InsightsDatabricksResource", "billing_definitions"]
 
 
 def __getattr__(name: str) -> Any:
@@ -37,6 +40,10 @@ def __getattr__(name: str) -> Any:
         from .resource import InsightsDatabricksResource
 
         return InsightsDatabricksResource
+    if name == "billing_definitions":
+        from .billing import billing_definitions
+
+        return billing_definitions
     if name == "CostSummary":
         from .costs import CostSummary
 

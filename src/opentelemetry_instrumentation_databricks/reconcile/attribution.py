@@ -18,8 +18,9 @@ Ids and the compute type billing itself knows (warehouse from the statement's ho
 ::
 
     keys = parse_tag_keys("team,cost_center")           # ("team", "cost_center")
-    found = attribution(cost, [record.context for record in records], keys)
-    span_attributes.update(found.attributes)
+    found = attribution(kind=cost.kind, recorded=[r.context for r in records], tags=cost.tags, user_keys=keys,
+                        billing_facts={"databricks.warehouse.id": cost.scope})
+    span_attributes.update(found.attributes)            # found.source: span_record / query_tags / custom_tags / none
     labels = metric_labels(found.attributes, keys)      # bounded dimensions only: never run or statement ids
 
 Bounds: at most :data:`MAX_TAG_KEYS` user tag keys; every value is cut at :data:`MAX_VALUE_LENGTH` characters.
@@ -109,12 +110,14 @@ def bounded(value: Any) -> str:
 
 
 def tags_from_values(columns: Sequence[str], values: Any) -> tuple[tuple[str, str], ...]:
-    """The ``tag_values`` JSON array of a billing row, as ``((tag key, value), ...)`` for the keys present."""
+    """The ``tag_values`` of a billing row (JSON ``{"v": [value per column]}``), as ``((tag key, value), ...)`` for
+    the keys present."""
     if values is None or values == "":
         return ()
     decoded = json.loads(values) if isinstance(values, str) else values
+    decoded = decoded.get("v") if isinstance(decoded, dict) else None
     if not isinstance(decoded, list):
-        raise ValueError("tag_values is not an array")
+        raise ValueError('tag_values is not {"v": [...]}')
     return tuple((key, bounded(v)) for key, v in zip(columns, decoded, strict=False) if v not in (None, ""))
 
 
@@ -157,14 +160,15 @@ class Attribution:
 
 
 def compute_type_of(kind: str, sku_name: str | None) -> str | None:
-    """The execution method billing implies for a unit kind and SKU (when no span recorded one)."""
+    """The execution method billing implies for a unit kind and SKU (when no span recorded one); ``None`` for
+    notebooks (``usage_metadata.notebook_id`` marks serverless notebooks, which no compute type stands for)."""
     if kind in ("statement", "warehouse_idle"):
         return "sql_warehouse"
     if kind == "pipeline_update":
         return "dlt"
     if kind == "job_run":
         return "jobs_serverless" if sku_name and "SERVERLESS" in sku_name.upper() else "jobs_classic"
-    if kind in ("cluster", "notebook"):
+    if kind == "cluster":
         return "all_purpose"
     return None
 

@@ -11,9 +11,10 @@ Both return rows of :data:`RESULT_COLUMNS`, one per unit::
     kind, unit_id, scope, dbu, usd, usage_start_ms, usage_end_ms, row_count, unpriced_rows, trace_tag, span_tag,
     last_ingestion, sku_name, job_id, cluster_id, tag_values
 
-``tag_values`` is a JSON array of the values of :func:`.attribution.tag_columns` (our ``dagster_*`` tags, then the
-user's tag keys) in the unit's ``custom_tags`` (``system.billing.usage``) or, for statements, its ``query_tags``
-(``system.query.history``); ``null`` where a tag is absent.
+``tag_values`` is a JSON object ``{"v": [...]}`` (``to_json`` takes a struct) holding the values of
+:func:`.attribution.tag_columns` (our ``dagster_*`` tags, then the user's tag keys) in the unit's ``custom_tags``
+(``system.billing.usage``) or, for statements, its ``query_tags`` (``system.query.history``); ``null`` where a tag
+is absent.
 
 Pricing: ``system.billing.usage`` summed over ALL record types (ORIGINAL, RETRACTION, RESTATEMENT), joined with
 ``system.billing.list_prices`` on SKU, cloud and unit and on the price's time window, at
@@ -122,7 +123,8 @@ def _tag_values(columns: Sequence[str], value: str) -> str:
 
 
 def _tag_array(count: int, prefix: str = "p.") -> str:
-    return f"to_json(array({', '.join(f'MAX({prefix}tag_{index})' for index in range(count))})) AS tag_values"
+    values = ", ".join(f"MAX({prefix}tag_{index})" for index in range(count))
+    return f"to_json(named_struct('v', array({values}))) AS tag_values"
 
 
 def _priced_usage(horizon: dt.date, discount: float, tag_keys: Sequence[str] = ()) -> str:
@@ -291,7 +293,7 @@ def _statement_tags(tag_keys: Sequence[str], statement_filter: str) -> str:
     """CTE ``statement_tags``: each statement's ``tag_values`` from its ``query_tags`` in ``system.query.history``."""
     values = ", ".join(f"h.query_tags[{_literal(key)}]" for key in tag_columns(tag_keys))
     return f"""statement_tags AS (
-  SELECT h.statement_id, to_json(array({values})) AS tag_values
+  SELECT h.statement_id, to_json(named_struct('v', array({values}))) AS tag_values
   FROM system.query.history AS h
   WHERE {statement_filter}
 )"""

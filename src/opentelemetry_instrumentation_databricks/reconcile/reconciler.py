@@ -95,7 +95,7 @@ from ..attributes import (
     WAREHOUSE_ID,
 )
 from ..version import __version__
-from .attribution import attribution, compute_type_of, metric_labels
+from .attribution import CONTEXT_ATTRIBUTES, attribution, compute_type_of, metric_labels
 from .keys import CLUSTER, NOTEBOOK, STATEMENT
 from .metrics import BilledCostMetrics
 from .query import WAREHOUSE_IDLE
@@ -336,8 +336,16 @@ class Reconciler:
             "end_ns": cost.usage_end_ms * 1_000_000,
             "attributes": attributes,
         }
-        labels = previous.labels if previous is not None else self._labels(found.attributes)
-        return OutboxEntry(cost.kind, cost.unit_id, cost.dbu, usd, delta_dbu, delta_usd, emission, payload, labels)
+        if previous is not None:
+            labels, context = previous.labels, previous.context
+        else:
+            labels = self._labels(found.attributes)
+            context = {name: found.attributes[name] for name in CONTEXT_ATTRIBUTES if name in found.attributes}
+            if estimated:
+                context["estimated_usd"] = sum(estimated)
+        return OutboxEntry(
+            cost.kind, cost.unit_id, cost.dbu, usd, delta_dbu, delta_usd, emission, payload, labels, context
+        )
 
     def _labels(self, attributes: dict[str, Any]) -> dict[str, str]:
         labels = metric_labels(attributes, self.tag_keys)

@@ -2,13 +2,17 @@
 
 One SQLite file (WAL journal, every change in one transaction)::
 
-    units(kind, unit_id, dbu, usd, emissions, labels)  -- cumulative totals already emitted AND acknowledged
-    outbox(kind, unit_id, dbu, usd, delta_dbu, delta_usd, emission, payload, labels)  -- deltas not yet acknowledged
+    units(kind, unit_id, dbu, usd, emissions, labels, context)  -- cumulative totals emitted AND acknowledged
+    outbox(kind, unit_id, dbu, usd, delta_dbu, delta_usd, emission, payload, labels, context)  -- not yet acknowledged
     meta(name, value)                               -- watermark, complete_before_ms, pending values of both
+    asset_observed(asset_key, partition_key, dbu, usd)  -- billed totals last recorded as Dagster observations
 
 ``labels`` (JSON) are the billed-metric labels of a unit (:func:`.attribution.metric_labels`), fixed at its first
-emission: a restatement keeps them, so a unit never moves between metric series. A state file from before labels
-existed gains the column on open (``'{}'``: its units stay in the series of their unit kind and attribution).
+emission: a restatement keeps them, so a unit never moves between metric series. ``context`` (JSON) is the unit's
+Dagster context and estimate at its first emission (``dagster.asset.key``, ``dagster.partition.key``...,
+``estimated_usd``), for billed cost per asset and partition (:meth:`StateStore.asset_totals`). A state file from
+before these columns gains them on open (``'{}'``: its units stay in the series of their unit kind and attribution
+and belong to no asset).
 
 The protocol is in :mod:`.reconciler`'s docstring.
 """
@@ -25,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _CHUNK = 500
+_ASSET = "dagster.asset.key"
+_PARTITION = "dagster.partition.key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,18 @@ class Emitted:
     usd: float
     emissions: int
     labels: dict[str, str] = field(default_factory=dict, hash=False)
+    context: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetTotal:
+    dbu: float
+    usd: float
+    units: int
+    estimated_usd: float | None
+    """The estimates recorded for the units that had one (``None``: none had)."""
+    billed_usd_with_estimate: float | None
+    """The billed dollars of those same units, the base of an estimate error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +64,7 @@ class OutboxEntry:
     emission: int
     payload: dict[str, Any]
     labels: dict[str, str] = field(default_factory=dict, hash=False)
+    context: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 class StateStore:
@@ -66,12 +85,16 @@ class StateStore:
               delta_dbu REAL NOT NULL, delta_usd REAL NOT NULL, emission INTEGER NOT NULL, payload TEXT NOT NULL,
               PRIMARY KEY (kind, unit_id));
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS asset_observed (
+              asset_key TEXT NOT NULL, partition_key TEXT NOT NULL, dbu REAL NOT NULL, usd REAL NOT NULL,
+              PRIMARY KEY (asset_key, partition_key));
             """
         )
         for table in ("units", "outbox"):
             columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            if "labels" not in columns:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN labels TEXT NOT NULL DEFAULT '{{}}'")
+            for column in ("labels", "context"):
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL DEFAULT '{{}}'")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -97,19 +120,20 @@ class StateStore:
             for first in range(0, len(ids), _CHUNK):
                 chunk = ids[first : first + _CHUNK]
                 rows = self._db.execute(
-                    "SELECT unit_id, dbu, usd, emissions, labels FROM units "
+                    "SELECT unit_id, dbu, usd, emissions, labels, context FROM units "
                     f"WHERE kind = ? AND unit_id IN ({','.join('?' * len(chunk))})",
                     [kind, *chunk],
                 )
-                for unit_id, dbu, usd, emissions, labels in rows:
-                    found[(kind, unit_id)] = Emitted(dbu, usd, emissions, json.loads(labels))
+                for unit_id, dbu, usd, emissions, labels, context in rows:
+                    found[(kind, unit_id)] = Emitted(dbu, usd, emissions, json.loads(labels), json.loads(context))
         return found
 
     def outbox(self) -> list[OutboxEntry]:
         rows = self._db.execute(
-            "SELECT kind, unit_id, dbu, usd, delta_dbu, delta_usd, emission, payload, labels FROM outbox ORDER BY rowid"
+            "SELECT kind, unit_id, dbu, usd, delta_dbu, delta_usd, emission, payload, labels, context FROM outbox "
+            "ORDER BY rowid"
         ).fetchall()
-        return [OutboxEntry(*row[:7], json.loads(row[7]), json.loads(row[8])) for row in rows]
+        return [OutboxEntry(*row[:7], *(json.loads(value) for value in row[7:])) for row in rows]
 
     def totals_by_kind(self) -> dict[str, tuple[float, float]]:
         rows = self._db.execute("SELECT kind, SUM(dbu), SUM(usd) FROM units GROUP BY kind").fetchall()
@@ -126,6 +150,33 @@ class StateStore:
         """The distinct ``labels`` (JSON) of committed and staged units: the series that exist."""
         rows = self._db.execute("SELECT labels FROM units UNION SELECT labels FROM outbox").fetchall()
         return {labels for (labels,) in rows}
+
+    def asset_totals(self) -> dict[tuple[str, str], AssetTotal]:
+        """``{(asset key, partition key or ""): AssetTotal}``: committed billed cost per Dagster asset and partition
+        (units whose first emission carried an asset key)."""
+        rows = self._db.execute(
+            f"""SELECT json_extract(context, '$."{_ASSET}"') AS asset,
+                 COALESCE(json_extract(context, '$."{_PARTITION}"'), '') AS part,
+                 SUM(dbu), SUM(usd), COUNT(*),
+                 SUM(json_extract(context, '$.estimated_usd')),
+                 SUM(CASE WHEN json_extract(context, '$.estimated_usd') IS NOT NULL THEN usd END)
+               FROM units WHERE asset IS NOT NULL GROUP BY asset, part"""
+        ).fetchall()
+        return {
+            (asset, part): AssetTotal(dbu, usd, n, est, with_est) for asset, part, dbu, usd, n, est, with_est in rows
+        }
+
+    def observed_assets(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """What :meth:`mark_observed` last recorded per asset and partition: ``(dbu, usd)``."""
+        rows = self._db.execute("SELECT asset_key, partition_key, dbu, usd FROM asset_observed").fetchall()
+        return {(asset, part): (dbu, usd) for asset, part, dbu, usd in rows}
+
+    def mark_observed(self, totals: dict[tuple[str, str], AssetTotal]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO asset_observed VALUES (?, ?, ?, ?)",
+                [(asset, part, total.dbu, total.usd) for (asset, part), total in totals.items()],
+            )
 
     def units(self) -> dict[tuple[str, str], Emitted]:
         rows = self._db.execute("SELECT kind, unit_id, dbu, usd, emissions, labels FROM units").fetchall()
@@ -149,7 +200,7 @@ class StateStore:
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO outbox (kind, unit_id, dbu, usd, delta_dbu, delta_usd, emission, payload, "
-                "labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "labels, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         e.kind,
@@ -161,6 +212,7 @@ class StateStore:
                         e.emission,
                         json.dumps(e.payload),
                         labels_json(e.labels),
+                        json.dumps(e.context, sort_keys=True),
                     )
                     for e in entries
                 ],
@@ -171,8 +223,8 @@ class StateStore:
         """Move every outbox entry into ``units`` and promote the pending meta values (step 4)."""
         with self.transaction() as db:
             moved = db.execute(
-                "INSERT OR REPLACE INTO units (kind, unit_id, dbu, usd, emissions, labels) "
-                "SELECT kind, unit_id, dbu, usd, emission, labels FROM outbox"
+                "INSERT OR REPLACE INTO units (kind, unit_id, dbu, usd, emissions, labels, context) "
+                "SELECT kind, unit_id, dbu, usd, emission, labels, context FROM outbox"
             ).rowcount
             db.execute("DELETE FROM outbox")
             for name, value in db.execute("SELECT name, value FROM meta WHERE name LIKE 'pending_%'").fetchall():
