@@ -8,8 +8,8 @@ under another Dagster job, so their billing's ``custom_tags`` name the wrong job
 none. Two simulated days later ``databricks-otel-reconcile run`` (a child process) exports its billing spans over
 OTLP to a receiver and its billed metrics over OTLP to a relay that a real Prometheus scrapes; ``report --records
 --json`` reads the same bill straight from the system tables. Per job and per asset, the billing spans, the
-Prometheus series, the report rows (and, once the factory of #11 item 4 is on the branch, Dagster's asset
-observations) are the same dollars, and in each view the attributed values plus the unattributed share are the
+Prometheus series, the report rows and (per asset) the AssetObservations of ``billing_definitions`` are the
+same dollars, and in each view the attributed values plus the unattributed share are the
 whole of ``system.billing.usage``, priced (read through the connector). Then Databricks restates one serverless
 run, a second ``run`` emits the correction, and all of it holds again.
 """
@@ -17,7 +17,6 @@ run, a second ``run`` emits the correction, and all of it holds again.
 from __future__ import annotations
 
 import collections
-import importlib.util
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -28,12 +27,15 @@ import dagster as dg
 import pytest
 from databricks.sdk.service import compute, jobs, pipelines
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from databricks_emulator import Emulator
 from databricks_emulator.clock import Clock
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor, orchestration_context
 from opentelemetry_instrumentation_databricks.dagster import InsightsDatabricksResource
-from opentelemetry_instrumentation_databricks.reconcile import SpanIdRecorder
+from opentelemetry_instrumentation_databricks.dagster.billing import JOB_NAME as BILLING_JOB
+from opentelemetry_instrumentation_databricks.dagster.billing import billing_definitions
+from opentelemetry_instrumentation_databricks.reconcile import Reconciler, SpanIdRecorder, SqlBillingSource, StateStore
 
 from ..otlp_receiver import OtlpReceiver
 from .otlp_prometheus_relay import OtlpPrometheusRelay
@@ -179,45 +181,35 @@ def from_report(ws: Emulator, receiver: OtlpReceiver, by: str, records: Path) ->
 
 
 class DagsterObservations:
-    """(c) of the issue: billed cost per asset from the ``databricks/cost_billed_usd`` AssetObservations of the
-    reconciling definitions factory (``billing_definitions``, #11 item 4), whose job runs in-process on the instance
-    the two Dagster jobs ran on, over the CLI's state store (so it reconciles nothing new and observes what the CLI
-    committed). Observations are restated totals per asset partition: the latest one of each is its bill.
-
-    Until the factory is on this branch, :meth:`observe` does nothing and :meth:`by` is ``None`` (the view is left
-    out). Observations are per asset (and partition), never per Dagster job, and the unattributed share is no
-    asset's: :meth:`by` is ``None`` for ``dagster_job_name`` and has no ``None`` row.
+    """(c) of the issue: billed cost per asset from the ``databricks/cost_billed_usd`` AssetObservations of
+    :func:`billing_definitions` (#11 item 4), whose job runs in-process on the instance the two Dagster jobs ran on,
+    over the CLI's state store (so it reconciles nothing new and observes what the CLI committed). Observations are
+    restated totals per asset partition: the latest one of each is its bill. They are per asset (and partition),
+    never per Dagster job, and the unattributed share is no asset's: :meth:`by` is ``None`` for
+    ``dagster_job_name`` and has no ``None`` row.
     """
 
     def __init__(self, ws: Emulator, instance: dg.DagsterInstance, tmp_path: Path) -> None:
         self.ws, self.instance, self.tmp_path = ws, instance, tmp_path
         self.latest: dict[tuple[str, str | None], float] = {}
-        self.available = (
-            importlib.util.find_spec("opentelemetry_instrumentation_databricks.dagster.billing") is not None
-        )
+        self.restated: list[str] = []
 
     def observe(self) -> None:
-        if not self.available:
-            return
-        from opentelemetry_instrumentation_databricks.dagster.billing import JOB_NAME, billing_definitions
-
         definitions = billing_definitions(reconciler=self._reconciler)
-        result = definitions.resolve_job_def(JOB_NAME).execute_in_process(instance=self.instance)
+        result = definitions.resolve_job_def(BILLING_JOB).execute_in_process(instance=self.instance)
         assert result.success
-        for observation in result.asset_observations_for_node(f"{JOB_NAME}_op"):
-            usd = observation.metadata["databricks/cost_billed_usd"].value
-            self.latest[(observation.asset_key.to_user_string(), observation.partition)] = usd
+        for observation in result.asset_observations_for_node(f"{BILLING_JOB}_op"):
+            asset = observation.asset_key.to_user_string()
+            self.latest[(asset, observation.partition)] = observation.metadata["databricks/cost_billed_usd"].value
+            if observation.metadata["databricks/restated"].value:
+                self.restated.append(asset)
 
     def by(self, by: str) -> Figures | None:
-        if not self.available or by != "dagster_asset_key":
+        if by != "dagster_asset_key":
             return None
         return summed((asset, usd) for (asset, _), usd in self.latest.items())
 
-    def _reconciler(self) -> Any:
-        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-        from opentelemetry_instrumentation_databricks.reconcile import Reconciler, SqlBillingSource, StateStore
-
+    def _reconciler(self) -> Reconciler:
         source = SqlBillingSource(self.ws.sql_connect, clock=self.ws.clock.time)
         state = StateStore(self.tmp_path / "state.sqlite")
         return Reconciler(source, InMemorySpanExporter(), state, records_directory=self.tmp_path / "records")
@@ -338,11 +330,11 @@ def test_billed_cost_per_job_and_asset_agrees_in_spans_prometheus_and_report_and
     assert set(by_asset) == {"sales/orders", "bronze/events", None}
     assert all(usd > CENT for usd in (*by_job.values(), *by_asset.values())), "every figure is worth a cent or more"
     assert first_total == pytest.approx(first_truth, abs=AGREE)
-    if observations.available:
-        assert set(first["dagster_asset_key"]["dagster observations"]) == {"sales/orders", "bronze/events"}
+    assert set(first["dagster_asset_key"]["dagster observations"]) == {"sales/orders", "bronze/events"}
     for by, figures in first.items():
         assert_views_agree(by, figures, first_truth)
     assert [span["databricks.billing.unit.id"] for span in corrections] == [restated]
+    assert observations.restated == ["bronze/events"], "the restated total of the asset that ran the run"
     assert truth > first_truth and total == pytest.approx(truth, abs=AGREE)
     grown = second["dagster_job_name"]["billing spans"]["events_hourly"] - by_job["events_hourly"]
     assert grown == pytest.approx(restated_usd, abs=AGREE), "the correction stays with the job that ran the run"
