@@ -8,10 +8,10 @@ under another Dagster job, so their billing's ``custom_tags`` name the wrong job
 none. Two simulated days later ``databricks-otel-reconcile run`` (a child process) exports its billing spans over
 OTLP to a receiver and its billed metrics over OTLP to a relay that a real Prometheus scrapes; ``report --records
 --json`` reads the same bill straight from the system tables. Per job and per asset, the billing spans, the
-Prometheus series, the report rows and (per asset) the AssetObservations of ``billing_definitions`` are the
-same dollars, and in each view the attributed values plus the unattributed share are the
-whole of ``system.billing.usage``, priced (read through the connector). Then Databricks restates one serverless
-run, a second ``run`` emits the correction, and all of it holds again.
+Prometheus series, the report rows and (per asset) the AssetObservations of ``billing_definitions`` are the same
+dollars, and in each view the attributed values plus the unattributed share are the whole of
+``system.billing.usage``, priced (read through the connector). Then Databricks restates one serverless run, a
+second ``run`` emits the correction, and all of it holds again.
 """
 
 from __future__ import annotations
