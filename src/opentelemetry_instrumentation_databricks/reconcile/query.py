@@ -127,6 +127,12 @@ def _tag_array(count: int, prefix: str = "p.") -> str:
     return f"to_json(named_struct('v', array({values}))) AS tag_values"
 
 
+def _hour_tag_array(count: int) -> str:
+    """A warehouse-hour ``w``'s ``custom_tags`` as ``tag_values``."""
+    values = ", ".join(f"w.wtag_{index}" for index in range(count))
+    return f"to_json(named_struct('v', array({values}))) AS tag_values"
+
+
 def _priced_usage(horizon: dt.date, discount: float, tag_keys: Sequence[str] = ()) -> str:
     """Every usage row since ``horizon``, with its unit kind and id, its price in dollars and its tags."""
     return f"""priced AS (
@@ -183,13 +189,17 @@ def _statement_shares(
     hour_filter: str,
     statement_filter: str,
     statement_value: str = "CAST(NULL AS STRING)",
+    hour_tags: int = 0,
 ) -> str:
-    """CTEs ``hours`` (complete warehouse-hours with their cost), ``shares`` (statement x hour), ``loads`` and
-    ``apportioned``; ``statement_value`` (an expression over query history ``h``) is carried as ``value``."""
+    """CTEs ``hours`` (complete warehouse-hours with their cost and, with ``hour_tags``, the warehouse's
+    ``custom_tags`` as ``wtag_0 ...``: the first ``hour_tags`` tag columns of ``priced``), ``shares`` (statement x
+    hour), ``loads`` and ``apportioned``; ``statement_value`` (an expression over query history ``h``) is carried as
+    ``value``."""
+    warehouse_tags = "".join(f", MAX(p.tag_{index}) AS wtag_{index}" for index in range(hour_tags))
     return f"""hours AS (
   SELECT p.warehouse_id, p.start_ms, p.end_ms,
     SUM(p.dbu) AS dbu, SUM(p.usd) AS usd, COUNT(*) AS row_count, COUNT_IF(p.usd IS NULL) AS unpriced_rows,
-    MAX(p.ingestion_date) AS last_ingestion
+    MAX(p.ingestion_date) AS last_ingestion{warehouse_tags}
   FROM priced AS p
   WHERE p.kind = 'warehouse' AND p.end_ms <= {int(complete_before_ms)}{hour_filter}
   GROUP BY p.warehouse_id, p.start_ms, p.end_ms
@@ -280,22 +290,38 @@ apportioned AS (
 )"""
 
 
-_STATEMENT_ROWS = f"""SELECT '{STATEMENT}' AS kind, a.statement_id AS unit_id, a.warehouse_id AS scope,
+def _statement_rows(count: int) -> str:
+    """The unit row of each apportioned statement; tag ``i`` is its query tag, else its warehouse's custom tag."""
+    values = ", ".join(f"COALESCE(MAX(t.qtag_{index}), MAX(wt.wtag_{index}))" for index in range(count))
+    return f"""SELECT '{STATEMENT}' AS kind, a.statement_id AS unit_id, a.warehouse_id AS scope,
     SUM(a.dbu) AS dbu, SUM(a.usd) AS usd, MIN(a.start_ms) AS usage_start_ms, MAX(a.end_ms) AS usage_end_ms,
     COUNT(*) AS row_count, 0 AS unpriced_rows, MAX(a.trace_tag) AS trace_tag, MAX(a.span_tag) AS span_tag,
     MAX(a.last_ingestion) AS last_ingestion,
     CAST(NULL AS STRING) AS sku_name, CAST(NULL AS STRING) AS job_id, CAST(NULL AS STRING) AS cluster_id,
-    MAX(t.tag_values) AS tag_values"""
-_STATEMENT_TAGS_JOIN = "LEFT JOIN statement_tags AS t ON t.statement_id = a.statement_id"
+    to_json(named_struct('v', array({values}))) AS tag_values"""
+
+
+_STATEMENT_TAGS_JOIN = """LEFT JOIN statement_tags AS t ON t.statement_id = a.statement_id
+  LEFT JOIN statement_hour_tags AS wt ON wt.statement_id = a.statement_id"""
 
 
 def _statement_tags(tag_keys: Sequence[str], statement_filter: str) -> str:
-    """CTE ``statement_tags``: each statement's ``tag_values`` from its ``query_tags`` in ``system.query.history``."""
-    values = ", ".join(f"h.query_tags[{_literal(key)}]" for key in tag_columns(tag_keys))
+    """CTEs ``statement_tags`` (each statement's ``query_tags`` in ``system.query.history``, ``qtag_0 ...``) and
+    ``statement_hour_tags`` (the ``custom_tags`` of the warehouse-hours it was apportioned, ``wtag_0 ...``): the
+    tag columns of :func:`.attribution.tag_columns`, strongest first."""
+    columns = tag_columns(tag_keys)
+    values = ", ".join(f"h.query_tags[{_literal(key)}] AS qtag_{index}" for index, key in enumerate(columns))
+    hourly = ", ".join(f"MAX(w.wtag_{index}) AS wtag_{index}" for index in range(len(columns)))
     return f"""statement_tags AS (
-  SELECT h.statement_id, to_json(named_struct('v', array({values}))) AS tag_values
+  SELECT h.statement_id, {values}
   FROM system.query.history AS h
   WHERE {statement_filter}
+),
+statement_hour_tags AS (
+  SELECT a.statement_id, {hourly}
+  FROM apportioned AS a
+  JOIN hours AS w ON w.warehouse_id = a.warehouse_id AND w.start_ms = a.hour_start_ms
+  GROUP BY a.statement_id
 )"""
 
 
@@ -343,11 +369,12 @@ def keyed_billing_sql(
                 complete_before_ms,
                 " AND p.warehouse_id IN (SELECT scope FROM keys WHERE kind = 'statement')",
                 " AND h.compute.warehouse_id IN (SELECT scope FROM keys WHERE kind = 'statement')",
+                hour_tags=len(tag_columns(tag_keys)),
             )
         )
         parts.append(_statement_tags(tag_keys, "h.statement_id IN (SELECT unit_id FROM keys WHERE kind = 'statement')"))
         selects.append(
-            f"{_STATEMENT_ROWS}\n  FROM apportioned AS a\n  {_STATEMENT_TAGS_JOIN}\n"
+            f"{_statement_rows(len(tag_columns(tag_keys)))}\n  FROM apportioned AS a\n  {_STATEMENT_TAGS_JOIN}\n"
             f"  JOIN keys AS k ON k.kind = '{STATEMENT}' AND k.unit_id = a.statement_id\n"
             "  GROUP BY a.statement_id, a.warehouse_id"
         )
@@ -465,6 +492,7 @@ changed_warehouses AS (
             complete_before_ms,
             f"{near} AND p.warehouse_id IN (SELECT warehouse_id FROM changed_warehouses)",
             f"{statements_near} AND h.compute.warehouse_id IN (SELECT warehouse_id FROM changed_warehouses)",
+            hour_tags=len(tag_columns(tag_keys)),
         ),
         """changed_statements AS (
   SELECT DISTINCT sh.statement_id FROM shares AS sh
@@ -479,7 +507,7 @@ changed_warehouses AS (
     {_unit_totals(tag_keys).replace("p.", "u.")}
   FROM units AS u JOIN changed AS c ON c.kind = u.kind AND c.unit_id = u.unit_id
   GROUP BY u.kind, u.unit_id"""
-    statements = f"""{_STATEMENT_ROWS}
+    statements = f"""{_statement_rows(len(tag_columns(tag_keys)))}
   FROM apportioned AS a
   JOIN changed_statements AS cs ON cs.statement_id = a.statement_id
   {_STATEMENT_TAGS_JOIN}
@@ -490,7 +518,7 @@ changed_warehouses AS (
     w.start_ms AS usage_start_ms, w.end_ms AS usage_end_ms, w.row_count, w.unpriced_rows,
     CAST(NULL AS STRING) AS trace_tag, CAST(NULL AS STRING) AS span_tag, w.last_ingestion,
     CAST(NULL AS STRING) AS sku_name, CAST(NULL AS STRING) AS job_id, CAST(NULL AS STRING) AS cluster_id,
-    CAST(NULL AS STRING) AS tag_values
+    {_hour_tag_array(len(tag_columns(tag_keys)))}
   FROM hours AS w
   JOIN changed_hours AS ch ON ch.warehouse_id = w.warehouse_id AND ch.start_ms = w.start_ms
   LEFT JOIN loads AS l ON l.warehouse_id = w.warehouse_id AND l.hour_start_ms = w.start_ms"""
