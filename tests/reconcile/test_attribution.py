@@ -289,3 +289,48 @@ def test_the_processor_adds_the_user_tags_billing_knows_to_a_span_it_bills(instr
         assert attributes["dagster.job.name"] == "daily_etl"
     run = by_id[classic].attributes
     assert (run["databricks.tag.team"], run["databricks.billing.attribution_source"]) == ("etl", "span")
+
+
+def test_a_tagged_warehouse_gives_its_tag_to_its_idle_hours_and_untagged_statements_as_the_report_does(
+    instrument, tmp_path
+):
+    from databricks.sdk.service import sql as warehouses
+
+    from opentelemetry_instrumentation_databricks.reconcile.report import billed_report, parse_since
+
+    with Emulator() as ws, OtlpReceiver("http/protobuf") as receiver:
+        ws.auto_advance_on_poll = "settle"
+        ws.workspace_client().warehouses.edit(
+            id=ws.warehouse_id,
+            tags=warehouses.EndpointTags(custom_tags=[warehouses.EndpointTagPair(key="team", value="platform")]),
+        )
+        telemetry = instrument()
+        recorder = SpanIdRecorder(tmp_path / "records", tag_keys=("team",))
+        telemetry.tracer_provider.add_span_processor(recorder)
+        with orchestration_context(**DAILY), ws.sql_connect() as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM range(10)", query_tags={"team": "analytics"})
+            tagged = cursor.query_id
+            cursor.execute("SELECT count(*) FROM range(20)")
+            untagged = cursor.query_id
+        recorder.shutdown()
+        ws.clock.advance(BILLING_DELAY_SECONDS)
+        workload = Workload(ws, tmp_path / "records", tmp_path / "state.sqlite", receiver, "", "", [])
+        units = by_unit(workload.reconcile())
+        source = SqlBillingSource(ws.sql_connect, clock=ws.clock.time)
+        try:
+            report = billed_report(
+                source, "team", parse_since("7d", ws.clock.time()), records_directory=workload.records
+            )
+        finally:
+            source.close()
+    assert units[("statement", tagged)]["databricks.tag.team"] == "analytics"
+    assert units[("statement", untagged)]["databricks.tag.team"] == "platform"
+    idle = [attributes for (kind, _), attributes in units.items() if kind == "warehouse_idle"]
+    assert idle and all(a["databricks.tag.team"] == "platform" for a in idle)
+    assert all(a["databricks.billing.attribution_source"] == "custom_tags" for a in idle)
+    assert all(a["databricks.cost.attribution"] == "unattributed" for a in idle), "idle is still no statement's"
+    spans_by_team: dict[str | None, float] = {}
+    for attributes in units.values():
+        team = attributes.get("databricks.tag.team")
+        spans_by_team[team] = spans_by_team.get(team, 0.0) + attributes["databricks.cost.billed_usd"]
+    assert {row.value: row.usd for row in report.rows} == pytest.approx(spans_by_team, abs=1e-9)

@@ -8,7 +8,9 @@ strongest source that has it:
 
 1. ``span_record``: the context recorded when the span ended (:class:`~.records.SpanRecord` ``context``);
 2. ``query_tags``: our ``dagster_*`` and the user's tags in ``system.query.history.query_tags`` (SQL statements);
-3. ``custom_tags``: cluster / job / pipeline tags in ``system.billing.usage.custom_tags`` (everything else).
+3. ``custom_tags``: cluster / job / pipeline / warehouse tags in ``system.billing.usage.custom_tags`` (everything
+   else: idle warehouse-hours take their warehouse's; a statement's query tags are completed with its warehouse's
+   tags for the keys they lack, and still count as ``query_tags``).
 
 ``databricks.billing.attribution_source`` names the strongest source that gave any Dagster field or user tag
 (``none`` when none did).

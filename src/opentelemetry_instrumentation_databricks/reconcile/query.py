@@ -13,8 +13,9 @@ Both return rows of :data:`RESULT_COLUMNS`, one per unit::
 
 ``tag_values`` is a JSON object ``{"v": [...]}`` (``to_json`` takes a struct) holding the values of
 :func:`.attribution.tag_columns` (our ``dagster_*`` tags, then the user's tag keys) in the unit's ``custom_tags``
-(``system.billing.usage``) or, for statements, its ``query_tags`` (``system.query.history``); ``null`` where a tag
-is absent.
+(``system.billing.usage``; for an idle warehouse-hour, the warehouse's) or, for statements, its ``query_tags``
+(``system.query.history``), each tag a statement lacks taken from the ``custom_tags`` of the warehouse-hours it was
+apportioned; ``null`` where a tag is absent.
 
 Pricing: ``system.billing.usage`` summed over ALL record types (ORIGINAL, RETRACTION, RESTATEMENT), joined with
 ``system.billing.list_prices`` on SKU, cloud and unit and on the price's time window, at
