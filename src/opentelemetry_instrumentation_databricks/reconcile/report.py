@@ -76,9 +76,9 @@ COMPUTE_TYPE_SQL = """CASE
       ELSE lower(COALESCE(u.billing_origin_product, 'other'))
     END"""
 
-SOURCES = ("usage_tags", "span_record", "query_tags", "warehouse_idle")
-"""Where a row's dollars came from: usage rows themselves, runs' span-time records (``--records``), statements' query
-tags (apportioned warehouse time), the warehouses' idle share."""
+SOURCES = ("usage_tags", "query_tags", "warehouse_idle", "span_record")
+"""Where a row's dollars came from: usage rows themselves, statements' query tags (apportioned warehouse time), the
+warehouses' idle share, runs' span-time records (``--records``; last, so older CSV columns keep their places)."""
 RUN_KINDS = (JOB_RUN, PIPELINE_UPDATE)
 """The units whose value ``--records`` can supply (one row each in the read)."""
 
