@@ -5,13 +5,15 @@ Two Dagster jobs (``sales_daily`` materializes ``sales/orders`` and ``bronze/eve
 through the real connector and the SDK's Statement Execution API, a classic, a serverless and a deployed job run and
 a pipeline update through the real SDK, with the span-time id record. The deployed job and the pipeline were created
 under another Dagster job, so their billing's ``custom_tags`` name the wrong job; the serverless runs' billing names
-none. Two simulated days later ``databricks-otel-reconcile run`` (a child process) exports its billing spans over
-OTLP to a receiver and its billed metrics over OTLP to a relay that a real Prometheus scrapes; ``report --records
---json`` reads the same bill straight from the system tables. Per job and per asset, the billing spans, the
-Prometheus series, the report rows and (per asset) the AssetObservations of ``billing_definitions`` are the same
-dollars, and in each view the attributed values plus the unattributed share are the whole of
-``system.billing.usage``, priced (read through the connector). Then Databricks restates one serverless run, a
-second ``run`` emits the correction, and all of it holds again.
+none. The work carries a ``team`` tag the usual ways: query tags, cluster custom tags, a serverless usage policy and
+the SQL warehouse's own tags (which its idle time and its untagged statements inherit). Two simulated days later
+``databricks-otel-reconcile run`` (a child process) exports its billing spans over OTLP to a receiver and its billed
+metrics over OTLP to a relay that a real Prometheus scrapes; ``report --records --json`` reads the same bill
+straight from the system tables. Per job, per asset and per team, the billing spans, the Prometheus series, the
+report rows and (per asset) the AssetObservations of ``billing_definitions`` are the same dollars, and in each view
+the attributed values plus the unattributed share are the whole of ``system.billing.usage``, priced (read through
+the connector). Then Databricks restates one serverless run, a second ``run`` emits the correction, and all of it
+holds again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import dagster as dg
 import pytest
 from databricks.sdk.service import compute, jobs, pipelines
+from databricks.sdk.service import sql as warehouses
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -47,14 +50,27 @@ BILLED = "databricks_cost_billed_total"
 CENT = 0.005
 AGREE = 1e-6
 """How far two views of one figure may differ, in dollars: far inside the cent (the emulator's bill is small)."""
-CLUSTER = compute.ClusterSpec(spark_version="15.4.x-scala2.12", node_type_id="i3.xlarge", num_workers=2)
-VIEWS = {"dagster_job_name": "dagster.job.name", "dagster_asset_key": "dagster.asset.key"}
-"""``report --by`` / Prometheus label -> the billing span attribute of the same dimension."""
+TEAM_TAGS = {"OTEL_INSTRUMENTATION_DATABRICKS_BILLING_TAG_KEYS": "team"}
+VIEWS = {
+    "dagster_job_name": ("dagster_job_name", "dagster.job.name"),
+    "dagster_asset_key": ("dagster_asset_key", "dagster.asset.key"),
+    "team": ("databricks_tag_team", "databricks.tag.team"),
+}
+"""``report --by`` -> (its Prometheus label, its billing span attribute)."""
+PARTIAL = "dagster observations"
+"""The view that covers assets only: no unattributed share, no job or team."""
 BILLED_USAGE_SQL = """SELECT SUM(CAST(u.usage_quantity AS DOUBLE) * CAST(p.pricing.effective_list.default AS DOUBLE))
 FROM system.billing.usage AS u
 JOIN system.billing.list_prices AS p
   ON p.sku_name = u.sku_name AND p.cloud = u.cloud AND p.usage_unit = u.usage_unit AND p.currency_code = 'USD'
   AND u.usage_end_time > p.price_start_time AND (p.price_end_time IS NULL OR u.usage_end_time <= p.price_end_time)"""
+
+
+def cluster(team: str) -> compute.ClusterSpec:
+    return compute.ClusterSpec(
+        spark_version="15.4.x-scala2.12", node_type_id="i3.xlarge", num_workers=2, custom_tags={"team": team}
+    )
+
 
 pytestmark = [
     pytest.mark.prometheus,
@@ -71,6 +87,7 @@ class Deployed(dg.ConfigurableResource):
 
     job_id: int
     pipeline_id: str
+    usage_policy_id: str
 
 
 @dg.asset(key_prefix=["sales"])
@@ -80,11 +97,13 @@ def orders(databricks: InsightsDatabricksResource, deployed: Deployed) -> None:
             "CREATE OR REPLACE TABLE e2e_orders AS SELECT * FROM VALUES "
             "(1, 'eu', 12.5), (2, 'us', 40.0), (3, 'eu', 7.25) AS t(id, region, amount)"
         )
-        cursor.execute("SELECT region, sum(amount) FROM e2e_orders GROUP BY region")
+        cursor.execute("SELECT region, sum(amount) FROM e2e_orders GROUP BY region", query_tags={"team": "sales"})
         cursor.fetchall()
     with databricks.get_workspace_client() as workspace:
         task = jobs.SubmitTask(
-            task_key="rollup", notebook_task=jobs.NotebookTask(notebook_path="/Repos/sales/rollup"), new_cluster=CLUSTER
+            task_key="rollup",
+            notebook_task=jobs.NotebookTask(notebook_path="/Repos/sales/rollup"),
+            new_cluster=cluster("sales"),
         )
         workspace.jobs.submit(run_name="orders rollup", tasks=[task]).result()
         workspace.jobs.run_now(job_id=deployed.job_id).result()
@@ -99,7 +118,12 @@ def events(databricks: InsightsDatabricksResource, deployed: Deployed) -> None:
             environment_key="default",
         )
         environment = jobs.JobEnvironment(environment_key="default", spec=compute.Environment(client="2"))
-        workspace.jobs.submit(run_name="enrich events", tasks=[task], environments=[environment]).result()
+        workspace.jobs.submit(
+            run_name="enrich events",
+            tasks=[task],
+            environments=[environment],
+            budget_policy_id=deployed.usage_policy_id,
+        ).result()
         update_id = workspace.pipelines.start_update(deployed.pipeline_id).update_id
         done = (pipelines.UpdateInfoState.COMPLETED, pipelines.UpdateInfoState.FAILED)
         while workspace.pipelines.get_update(deployed.pipeline_id, update_id).update.state not in done:
@@ -120,7 +144,7 @@ def deploy(ws: Emulator) -> Deployed:
     with orchestration_context(job_name="deploy_bundles", asset_key="deploy/bundle"):
         job = workspace.jobs.create(
             name="[prod] orders report",
-            job_clusters=[jobs.JobCluster(job_cluster_key="main", new_cluster=CLUSTER)],
+            job_clusters=[jobs.JobCluster(job_cluster_key="main", new_cluster=cluster("reports"))],
             tasks=[jobs.Task(task_key="report", job_cluster_key="main", notebook_task=jobs.NotebookTask("/report"))],
         )
         pipeline = workspace.pipelines.create(
@@ -128,10 +152,19 @@ def deploy(ws: Emulator) -> Deployed:
             edition="PRO",
             catalog="main",
             schema="bronze",
-            clusters=[pipelines.PipelineCluster(label="default", node_type_id="i3.xlarge", num_workers=2)],
+            clusters=[
+                pipelines.PipelineCluster(
+                    label="default", node_type_id="i3.xlarge", num_workers=2, custom_tags={"team": "ingest"}
+                )
+            ],
             libraries=[pipelines.PipelineLibrary(notebook=pipelines.NotebookLibrary(path="/dlt/events"))],
         )
-    return Deployed(job_id=job.job_id, pipeline_id=pipeline.pipeline_id)
+    workspace.warehouses.edit(
+        id=ws.warehouse_id,
+        tags=warehouses.EndpointTags(custom_tags=[warehouses.EndpointTagPair(key="team", value="platform")]),
+    )
+    policy = ws.billing.add_usage_policy({"team": "ingest"})
+    return Deployed(job_id=job.job_id, pipeline_id=pipeline.pipeline_id, usage_policy_id=policy)
 
 
 def run_dagster_jobs(ws: Emulator, deployed: Deployed, instance: dg.DagsterInstance) -> None:
@@ -223,17 +256,15 @@ def billed_usage_usd(ws: Emulator) -> float:
 
 
 def assert_views_agree(by: str, views: Mapping[str, Figures | None], truth: float) -> None:
-    """Every value of ``by`` has the same dollars in every view, and each view with an unattributed share (``None``)
-    sums to ``truth`` (Dagster's observations have none: they cover the assets only)."""
+    """Every value of ``by`` has the same dollars in every view, and each view but :data:`PARTIAL` sums to
+    ``truth``."""
     named = {name: figures for name, figures in views.items() if figures is not None}
     values = set().union(*(figures for figures in named.values()))
     for value in values:
-        found = {
-            name: figures.get(value, 0.0) for name, figures in named.items() if value is not None or None in figures
-        }
+        found = {name: figures.get(value, 0.0) for name, figures in named.items() if value or name != PARTIAL}
         assert max(found.values()) - min(found.values()) < AGREE, f"{by}={value}: {found}"
     for name, figures in named.items():
-        if None in figures:
+        if name != PARTIAL:
             assert sum(figures.values()) == pytest.approx(truth, abs=AGREE), f"{by}: {name} sums to {figures}"
 
 
@@ -246,6 +277,7 @@ def reconcile(ws: Emulator, relay: OtlpPrometheusRelay, receiver: OtlpReceiver, 
         *("--state", str(tmp_path / "state.sqlite"), "--records", str(tmp_path / "records"), "--json"),
         metrics=True,
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{receiver.endpoint}/v1/traces",
+        **TEAM_TAGS,
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
@@ -265,11 +297,11 @@ def every_view(
     return {
         by: {
             "billing spans": from_billing_spans(receiver, attribute),
-            "prometheus": from_prometheus(server, by, total),
+            "prometheus": from_prometheus(server, label, total),
             "report": from_report(ws, receiver, by, tmp_path / "records"),
             "dagster observations": observations.by(by),
         }
-        for by, attribute in VIEWS.items()
+        for by, (label, attribute) in VIEWS.items()
     }
 
 
@@ -282,7 +314,7 @@ def restate_run(ws: Emulator, run_id: str) -> None:
 
 def test_billed_cost_per_job_and_asset_agrees_in_spans_prometheus_and_report_and_sums_to_billing_usage(tmp_path):
     provider = TracerProvider()
-    recorder = SpanIdRecorder(tmp_path / "records")
+    recorder = SpanIdRecorder(tmp_path / "records", tag_keys=("team",))
     provider.add_span_processor(recorder)
     instrumentor = DatabricksInstrumentor()
     instance = dg.DagsterInstance.ephemeral()
@@ -328,6 +360,7 @@ def test_billed_cost_per_job_and_asset_agrees_in_spans_prometheus_and_report_and
     by_job, by_asset = first["dagster_job_name"]["billing spans"], first["dagster_asset_key"]["billing spans"]
     assert set(by_job) == {"sales_daily", "events_hourly", None}
     assert set(by_asset) == {"sales/orders", "bronze/events", None}
+    assert set(first["team"]["billing spans"]) == {"sales", "reports", "ingest", "platform"}, "idle: the warehouse's"
     assert all(usd > CENT for usd in (*by_job.values(), *by_asset.values())), "every figure is worth a cent or more"
     assert first_total == pytest.approx(first_truth, abs=AGREE)
     assert set(first["dagster_asset_key"]["dagster observations"]) == {"sales/orders", "bronze/events"}
