@@ -312,7 +312,7 @@ def restate_run(ws: Emulator, run_id: str) -> None:
             ws.billing.restate(row.record_id, quantity=row.quantity * 2)
 
 
-def test_billed_cost_per_job_and_asset_agrees_in_spans_prometheus_and_report_and_sums_to_billing_usage(tmp_path):
+def test_billed_cost_by_job_asset_and_team_agrees_in_spans_prometheus_report_and_dagster_and_sums_to_the_bill(tmp_path):
     provider = TracerProvider()
     recorder = SpanIdRecorder(tmp_path / "records", tag_keys=("team",))
     provider.add_span_processor(recorder)
