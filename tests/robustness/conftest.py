@@ -14,7 +14,7 @@ import pytest
 from databricks_emulator import Clock, Emulator
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 
-EMULATOR_THREAD_NAMES = ("databricks-emulator", "process_request_thread")
+EMULATOR_THREAD_NAMES = ("databricks-emulator", "process_request_thread", "emulator-sql")
 LIBRARY_THREAD_NAMES = ("_flush_worker",)
 """The connector's telemetry flusher: one per process while any connection is open, with or without us."""
 
