@@ -226,3 +226,12 @@ def test_usage_days_are_read_in_slices_of_bounded_rows():
     days = [(day + dt.timedelta(days=n), rows) for n, rows in enumerate((10, 20, 80, 5, 5))]
     third, fourth = day + dt.timedelta(days=2), day + dt.timedelta(days=3)
     assert day_slices(days, max_rows=40) == [(day, 2, 30), (third, 1, 80), (fourth, 2, 10)]
+
+
+def test_a_dimension_reads_the_record_field_the_reconciler_attributes_it_from():
+    from opentelemetry_instrumentation_databricks.reconcile.report import recorded_attribute
+
+    assert recorded_attribute("dagster_job_name") == "dagster.job.name"
+    assert recorded_attribute("dagster_asset_key") == "dagster.asset.key"
+    assert recorded_attribute("dagster_partition_key") == "dagster.partition.key"
+    assert recorded_attribute("team") == "databricks.tag.team"
