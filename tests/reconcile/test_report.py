@@ -18,7 +18,12 @@ from databricks_emulator import Emulator
 from opentelemetry_instrumentation_databricks import DatabricksInstrumentor
 from opentelemetry_instrumentation_databricks.reconcile import SpanIdRecorder
 from opentelemetry_instrumentation_databricks.reconcile.cli import main
-from opentelemetry_instrumentation_databricks.reconcile.report import day_slices, dimension, parse_since
+from opentelemetry_instrumentation_databricks.reconcile.report import (
+    day_slices,
+    dimension,
+    parse_since,
+    recorded_attribute,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BILLING_DELAY_SECONDS = 2 * 86400
@@ -229,8 +234,6 @@ def test_usage_days_are_read_in_slices_of_bounded_rows():
 
 
 def test_a_dimension_reads_the_record_field_the_reconciler_attributes_it_from():
-    from opentelemetry_instrumentation_databricks.reconcile.report import recorded_attribute
-
     assert recorded_attribute("dagster_job_name") == "dagster.job.name"
     assert recorded_attribute("dagster_asset_key") == "dagster.asset.key"
     assert recorded_attribute("dagster_partition_key") == "dagster.partition.key"
