@@ -79,8 +79,6 @@ COMPUTE_TYPE_SQL = """CASE
 SOURCES = ("usage_tags", "query_tags", "warehouse_idle", "span_record")
 """Where a row's dollars came from: usage rows themselves, statements' query tags (apportioned warehouse time), the
 warehouses' idle share, runs' span-time records (``--records``; last, so older CSV columns keep their places)."""
-RUN_KINDS = (JOB_RUN, PIPELINE_UPDATE)
-"""The units whose value ``--records`` can supply (one row each in the read)."""
 
 
 @dataclass(frozen=True)
