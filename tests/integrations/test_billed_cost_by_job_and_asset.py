@@ -83,7 +83,8 @@ Figures = dict[str | None, float]
 
 
 class Deployed(dg.ConfigurableResource):
-    """What a bundle deployed before these Dagster jobs ran: a job with its own cluster and a LakeFlow pipeline."""
+    """What was set up before these Dagster jobs ran: a job with its own cluster, a LakeFlow pipeline and a
+    serverless usage policy (all tagged with a team)."""
 
     job_id: int
     pipeline_id: str
@@ -126,8 +127,9 @@ def events(databricks: InsightsDatabricksResource, deployed: Deployed) -> None:
         ).result()
         update_id = workspace.pipelines.start_update(deployed.pipeline_id).update_id
         done = (pipelines.UpdateInfoState.COMPLETED, pipelines.UpdateInfoState.FAILED)
-        while workspace.pipelines.get_update(deployed.pipeline_id, update_id).update.state not in done:
-            pass
+        for _ in range(100):
+            if workspace.pipelines.get_update(deployed.pipeline_id, update_id).update.state in done:
+                break
         workspace.statement_execution.execute_statement(
             statement="SELECT count(*) FROM e2e_orders", warehouse_id=databricks.warehouse_id, wait_timeout="30s"
         )
@@ -243,7 +245,7 @@ class DagsterObservations:
         return summed((asset, usd) for (asset, _), usd in self.latest.items())
 
     def _reconciler(self) -> Reconciler:
-        source = SqlBillingSource(self.ws.sql_connect, clock=self.ws.clock.time)
+        source = SqlBillingSource(self.ws.sql_connect, clock=self.ws.clock.time, tag_keys=("team",))
         state = StateStore(self.tmp_path / "state.sqlite")
         return Reconciler(source, InMemorySpanExporter(), state, records_directory=self.tmp_path / "records")
 
@@ -292,7 +294,7 @@ def every_view(
     total: float,
     observations: DagsterObservations,
 ) -> dict[str, dict[str, Figures | None]]:
-    """By job and by asset: the dollars of the billing spans, Prometheus, the report and Dagster's observations."""
+    """By job, asset and team: the dollars of the billing spans, Prometheus, the report and Dagster's observations."""
     observations.observe()
     return {
         by: {
