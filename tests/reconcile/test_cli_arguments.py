@@ -82,3 +82,23 @@ def test_the_billing_source_refuses_the_discounts_the_cli_refuses(discount):
 
     with pytest.raises(ValueError, match=r"discount=.*factor on list price"):
         SqlBillingSource(lambda: None, discount=discount)
+
+
+def test_records_default_to_the_directory_the_configurator_records_into(monkeypatch, tmp_path):
+    (tmp_path / "records").mkdir()
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_DATABRICKS_SPAN_RECORD_DIR", str(tmp_path / "records"))
+    for command in (["run", "--state", "s"], ["accuracy", "--since", "2026-11-01", "--state", __file__]):
+        assert _parser().parse_args(command).records == str(tmp_path / "records")
+    assert _parser().parse_args(["report", "--by", "team", "--since", "7d"]).records == str(tmp_path / "records")
+
+
+def test_accuracy_without_records_or_the_variable_is_a_usage_error(capsys, monkeypatch):
+    monkeypatch.delenv("OTEL_INSTRUMENTATION_DATABRICKS_SPAN_RECORD_DIR", raising=False)
+    err = _refused(capsys, ["accuracy", "--since", "2026-11-01", "--state", __file__])
+    assert "the following arguments are required: --records" in err
+
+
+def test_a_records_variable_naming_no_directory_is_a_usage_error_not_a_traceback(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_DATABRICKS_SPAN_RECORD_DIR", str(tmp_path / "missing"))
+    err = _refused(capsys, ["run", "--state", str(tmp_path / "s.sqlite")])
+    assert "--records" in err and "missing" in err and "SPAN_RECORD_DIR" in err and "Traceback" not in err

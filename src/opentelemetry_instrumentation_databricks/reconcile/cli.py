@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .configurator import SPAN_RECORD_DIR
 from .source import SystemTablesUnavailable
 
 _logger = logging.getLogger(__name__)
@@ -60,8 +61,22 @@ def _existing_file(text: str) -> str:
 
 def _existing_directory(text: str) -> str:
     if not os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"no directory {text!r}: give the directory the SpanIdRecorder writes")
+        raise argparse.ArgumentTypeError(
+            f"no directory {text!r}: give the directory the SpanIdRecorder writes (--records or {SPAN_RECORD_DIR})"
+        )
     return text
+
+
+def _records_option(command: argparse.ArgumentParser, help_text: str, *, required: bool = False) -> None:
+    """``--records``, defaulting to ``OTEL_INSTRUMENTATION_DATABRICKS_SPAN_RECORD_DIR`` (where the recorder writes)."""
+    default = os.environ.get(SPAN_RECORD_DIR) or None
+    command.add_argument(
+        "--records",
+        type=_existing_directory,
+        default=default,
+        required=required and default is None,
+        help=f"{help_text} (default {SPAN_RECORD_DIR})",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="put billed cost that arrived since the last run into the traces")
     run.add_argument("--state", required=True, help="the state store (SQLite file; created on the first run)")
-    run.add_argument("--records", type=_existing_directory, help="directory of span-time id records (SpanIdRecorder)")
+    _records_option(run, "directory of span-time id records (SpanIdRecorder)")
     _billing_connection(run)
     run.add_argument(
         "--lookback-days", type=_days, default=30, help="days of billing to read on the first run (default 30)"
@@ -80,9 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     accuracy = commands.add_parser("accuracy", help="estimate vs billed per execution method")
     accuracy.add_argument("--since", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD (UTC)")
     accuracy.add_argument("--state", required=True, type=_existing_file, help="the state store `run` keeps")
-    accuracy.add_argument(
-        "--records", required=True, type=_existing_directory, help="directory of span-time id records"
-    )
+    _records_option(accuracy, "directory of span-time id records", required=True)
     accuracy.add_argument("--json", action="store_true", help="machine-readable output")
     report = commands.add_parser("report", help="billed cost by Dagster job, asset, warehouse, compute type or tag")
     report.add_argument(
@@ -92,10 +105,8 @@ def _parser() -> argparse.ArgumentParser:
         help="dagster_job_name, dagster_asset_key, warehouse, compute_type, or any tag key (e.g. team)",
     )
     report.add_argument("--since", required=True, help="7d, 24h, or an ISO date / date-time (UTC)")
-    report.add_argument(
-        "--records",
-        type=_existing_directory,
-        help="directory of span-time id records: job runs and pipeline updates are attributed as `run` attributes them",
+    _records_option(
+        report, "directory of span-time id records: job runs and pipeline updates are attributed as `run` does"
     )
     _billing_connection(report)
     formats = report.add_mutually_exclusive_group()
