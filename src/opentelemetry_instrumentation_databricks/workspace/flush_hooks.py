@@ -22,7 +22,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.utils import unwrap
 
-from .pipeline_end_reads import DRAIN_TIMEOUT_SECONDS, drain_all
+from . import pipeline_end_reads
 
 _logger = logging.getLogger(__name__)
 
@@ -38,9 +38,9 @@ def _sdk_tracer_provider() -> Any:
     return TracerProvider
 
 
-def _drain(timeout: float) -> None:
+def _drain(timeout: float | None) -> None:
     try:
-        drain_all(timeout)
+        pipeline_end_reads.drain_all(timeout)
     except Exception:  # the user's flush goes on whatever happens here
         _logger.debug("draining pending pipeline update spans failed", exc_info=True)
 
@@ -48,15 +48,15 @@ def _drain(timeout: float) -> None:
 def _force_flush(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
     millis = kwargs.get("timeout_millis", args[0] if args else _DEFAULT_FLUSH_MILLIS)
     try:
-        timeout = min(DRAIN_TIMEOUT_SECONDS, float(millis) / 1000)
+        timeout: float | None = min(pipeline_end_reads.DRAIN_TIMEOUT_SECONDS, float(millis) / 1000)
     except (TypeError, ValueError):
-        timeout = DRAIN_TIMEOUT_SECONDS
+        timeout = None
     _drain(timeout)
     return wrapped(*args, **kwargs)
 
 
 def _shutdown(wrapped: Callable[..., Any], instance: Any, args: tuple, kwargs: dict) -> Any:
-    _drain(DRAIN_TIMEOUT_SECONDS)
+    _drain(None)
     return wrapped(*args, **kwargs)
 
 

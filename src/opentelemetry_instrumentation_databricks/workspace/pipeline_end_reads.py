@@ -103,11 +103,10 @@ class PipelineEndReads:
             read.done = True
             self._emit(read, None)
 
-    def drain(self, timeout: float = DRAIN_TIMEOUT_SECONDS) -> bool:
-        """Wait at most ``timeout`` seconds for the pending reads, then emit what is left with observed timing.
-
-        ``True`` when every pending read finished in time."""
-        deadline = monotonic() + max(timeout, 0.0)
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait at most ``timeout`` seconds (``DRAIN_TIMEOUT_SECONDS`` when ``None``) for the pending reads, then
+        emit what is left with observed timing. ``True`` when every pending read finished in time."""
+        deadline = monotonic() + max(DRAIN_TIMEOUT_SECONDS if timeout is None else timeout, 0.0)
         with self._lock:
             while self._unfinished and self._finished.wait(max(deadline - monotonic(), 0.0)):
                 pass
@@ -152,9 +151,10 @@ class PipelineEndReads:
             self._tracker.log_once("databricks.pipelines.update span")
 
 
-def drain_all(timeout: float = DRAIN_TIMEOUT_SECONDS) -> bool:
-    """Drain every tracker's pending reads within ``timeout`` seconds in total (at exit, on a provider's flush)."""
-    deadline = monotonic() + max(timeout, 0.0)
+def drain_all(timeout: float | None = None) -> bool:
+    """Drain every tracker's pending reads within ``timeout`` seconds in total (``DRAIN_TIMEOUT_SECONDS`` when
+    ``None``): at exit, on a provider's flush."""
+    deadline = monotonic() + max(DRAIN_TIMEOUT_SECONDS if timeout is None else timeout, 0.0)
     drained = True
     for reads in list(_with_pending_reads):
         if len(reads):
