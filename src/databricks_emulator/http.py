@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 _logger = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+HOLD_CHECK_SECONDS = 0.05
+"""How often a held request checks whether the emulator is stopping."""
 
 
 class ApiError(Exception):
@@ -99,6 +101,13 @@ class Fault:
     ``truncate_at`` bytes of the body, under the full ``Content-Length``, then close the connection (a server
     that dies mid-response). ``times``: how many requests it applies to (``None``: all). ``hits`` counts the
     requests it applied to and ``reached`` is set at the first, so a test can act while a request is held.
+    ``hold``: keep each matching request waiting until the test calls :meth:`release` (or the emulator stops),
+    then answer as the other fields say: a Databricks endpoint that hangs for exactly as long as the test wants::
+
+        fault = Fault(hold=True)
+        ws.faults.add(r"/events$", fault)
+        ...                     # the client's request is held here
+        fault.release()
     """
 
     status: int | None = None
@@ -106,8 +115,14 @@ class Fault:
     body: bytes | None = None
     times: int | None = None
     truncate_at: int | None = None
+    hold: bool = False
     hits: int = 0
     reached: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    released: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    def release(self) -> None:
+        """Let the requests ``hold`` keeps waiting (and any later one) go on."""
+        self.released.set()
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -297,6 +312,8 @@ class HttpApp:
         if fault is not None:
             if fault.delay and self._stopping.wait(fault.delay):
                 return None
+            if fault.hold and not self._held_until_released(fault):
+                return None
             if fault.status is not None:
                 error = ApiError(fault.status, "TEMPORARILY_UNAVAILABLE", "Injected fault: the service is unavailable.")
                 return Response.of_json(error.body(), fault.status)
@@ -331,6 +348,13 @@ class HttpApp:
         if fault is not None and fault.truncate_at is not None:
             response.truncate_at = fault.truncate_at
         return response
+
+    def _held_until_released(self, fault: Fault) -> bool:
+        """``True`` once the test released the fault, ``False`` when the emulator stopped first."""
+        while not fault.released.wait(HOLD_CHECK_SECONDS):
+            if self._stopping.is_set():
+                return False
+        return True
 
     def _authorized(self, request: Request) -> bool:
         if self.token is None or request.path.startswith(tuple(self.public_prefixes)):

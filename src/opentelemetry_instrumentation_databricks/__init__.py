@@ -119,11 +119,20 @@ class DatabricksInstrumentor(BaseInstrumentor):
 
             DatabricksInstrumentor._sql = _install(SqlPatches(tracer, cost_metrics, settings, sizes), "SQL connector")
         if _installed("databricks.sdk"):
-            from .workspace import WorkspacePatches
+            from .workspace import WorkspacePatches, flush_hooks
 
             DatabricksInstrumentor._workspace = _install(
                 WorkspacePatches(tracer, cost_metrics, settings, sizes), "databricks-sdk"
             )
+            if DatabricksInstrumentor._workspace is not None:
+                try:
+                    flush_hooks.install()
+                except Exception:
+                    _logger.warning(
+                        "Could not hook TracerProvider.force_flush/shutdown; pending pipeline update spans are "
+                        "still emitted at uninstrument() and at exit.",
+                        exc_info=True,
+                    )
 
     def _uninstrument(self, **kwargs: Any) -> None:
         from .dagster.detection import uninstall_detectors
@@ -134,5 +143,10 @@ class DatabricksInstrumentor(BaseInstrumentor):
             DatabricksInstrumentor._sql.uninstall()
             DatabricksInstrumentor._sql = None
         if DatabricksInstrumentor._workspace is not None:
+            from .workspace import flush_hooks
+
             DatabricksInstrumentor._workspace.uninstall()
+            DatabricksInstrumentor._workspace.tracker.pipeline_end_reads.drain()
+            with contextlib.suppress(Exception):
+                flush_hooks.uninstall()
             DatabricksInstrumentor._workspace = None

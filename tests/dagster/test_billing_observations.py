@@ -118,6 +118,7 @@ def world(instrument, tmp_path):
             sales_job = assets.resolve_job_def("sales_job")
             assert sales_job.execute_in_process(instance=instance, partition_key=partition).success
         assert assets.resolve_job_def("scoring_job").execute_in_process(instance=instance).success
+        telemetry.tracer_provider.force_flush()  # pipeline update spans arrive once their end is read
         recorder.shutdown()
         ws.clock.advance(2 * DAY)
         reader = InMemoryMetricReader()

@@ -139,6 +139,7 @@ def world(instrument, tmp_path):
         run_classic_job(w)
         run_serverless_job(w)
         run_pipeline(w)
+        telemetry.tracer_provider.force_flush()  # pipeline update spans arrive once their end is read
         recorder.shutdown()
         ws.clock.advance(BILLING_DELAY_SECONDS)
         yield World(ws, telemetry, tmp_path / "records", tmp_path / "state.sqlite", receiver, cluster_id)

@@ -202,6 +202,7 @@ def test_pipeline_update_span(ws, instrument):
         if update.state in (pipelines.UpdateInfoState.COMPLETED, pipelines.UpdateInfoState.FAILED):
             break
     assert update.state == pipelines.UpdateInfoState.COMPLETED
+    telemetry.tracer_provider.force_flush()
     spans = telemetry.spans()
     span = _one(spans, "databricks.pipelines.update")
     assert span.parent.span_id == _one(spans, "databricks.pipelines.start_update").context.span_id

@@ -137,6 +137,7 @@ def test_pipeline_update_span_is_emitted_once_when_terminal(sdk):
     done = {"update": {**update, "state": "COMPLETED"}}
     fake.call("GET", "/api/2.0/pipelines/p-1/updates/u-1", response=done)
     fake.call("GET", "/api/2.0/pipelines/p-1", response={"pipeline_id": "p-1", "latest_updates": [done["update"]]})
+    fake.patches.tracker.pipeline_end_reads.drain()
     (span,) = fake.spans("databricks.pipelines.update")
     (start,) = fake.spans("databricks.pipelines.start_update")
     assert span.parent.span_id == start.context.span_id

@@ -93,6 +93,7 @@ def test_pipeline_update_is_timed_by_its_events_not_by_when_a_poll_saw_it(polled
             break
     events = [e for e in w.pipelines.list_pipeline_events(created.pipeline_id) if e.origin.update_id == update_id]
     (terminal,) = [e for e in events if e.event_type == "update_progress" and e.message.endswith("is COMPLETED.")]
+    telemetry.tracer_provider.force_flush()
     (span,) = [s for s in telemetry.spans() if s.name == "databricks.pipelines.update"]
     assert span.attributes["databricks.run.timing"] == "databricks"
     assert span.start_time == update.creation_time * 1_000_000

@@ -26,7 +26,9 @@
 The clients are the real ``databricks.sql`` connection and the real ``WorkspaceClient``; the instrumentation (started
 on first use when ``opentelemetry-instrument`` or your code has not started it) traces and tags their work with the
 step's Dagster ids. When a client block ends, the step's Databricks cost so far goes into the asset's metadata (an
-``AssetObservation`` when the block ends with an exception): see :mod:`.reporting`.
+``AssetObservation`` when the block ends with an exception): see :mod:`.reporting`. Pipeline update spans whose end
+event is still being read are emitted first (within ``DRAIN_TIMEOUT_SECONDS`` of :mod:`..workspace.pipeline_end_reads`),
+so the step's cost includes every update it saw finish.
 """
 
 from __future__ import annotations
@@ -175,6 +177,9 @@ class InsightsDatabricksResource(dagster.ConfigurableResource):
         if not self.report_cost:
             return
         try:
+            from ..workspace.pipeline_end_reads import drain_all
+
+            drain_all()
             report_step_cost(self.cost_summary(), failed=failed)
         except Exception:
             _logger.warning("could not report the step's Databricks cost to Dagster", exc_info=True)

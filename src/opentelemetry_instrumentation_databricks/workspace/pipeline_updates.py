@@ -3,15 +3,19 @@
 ``get_update``, ``list_updates`` and ``get`` (its ``latest_updates``) report an update's ``state`` and
 ``creation_time`` but no end. Databricks reports the end in the pipeline's event log: an ``update_progress`` event
 whose ``details.update_progress.state`` is COMPLETED, FAILED or CANCELED, with its ``timestamp``. So the one
-response that first shows a tracked update terminal also reads the newest page of the pipeline's events
-(``GET /api/2.0/pipelines/{id}/events``, the workspace's host and credentials, ``EVENTS_TIMEOUT`` = 2 s, no
-retries: once per update, never per poll) and the span runs from ``creation_time`` to that event
-(``databricks.run.timing=databricks``).
+response that first shows a tracked update terminal claims it (on the caller's thread, no I/O) and hands it to the
+tracker's :class:`~.pipeline_end_reads.PipelineEndReads`: a background thread reads the newest page of the
+pipeline's events (``GET /api/2.0/pipelines/{id}/events``, the workspace's host and credentials,
+``READ_TIMEOUT_SECONDS`` = 10 s, no retries: once per update, never per poll) and emits the span, from
+``creation_time`` to that event (``databricks.run.timing=databricks``). The user's poll never waits for the event
+log: when the events endpoint hangs or fails, the poll returns as fast as without us.
 
-When the event log has no terminal event for the update, or cannot be read in time, the span starts at
-``creation_time`` and ends when the response first showed the update finished (``databricks.run.timing=observed``:
-the duration is only as good as the polling interval); when Databricks' clock is ahead of ours (a ``creation_time``
-in our future), it starts at the ``start_update`` call instead.
+When the event log has no terminal event for the update, cannot be read in time, is still being read when the
+process shuts down (uninstrument, exit, the provider's ``force_flush``/``shutdown``: pending reads are drained within
+``DRAIN_TIMEOUT_SECONDS`` = 5 s), or too many reads are pending (``MAX_PENDING_READS`` = 256: the span is emitted at
+once), the span starts at ``creation_time`` and ends when the response first showed the update finished
+(``databricks.run.timing=observed``: the duration is only as good as the polling interval); when Databricks' clock
+is ahead of ours (a ``creation_time`` in our future), it starts at the ``start_update`` call instead.
 
 The estimate prices the ``default`` clusters of the spec at the edition's DLT rate (``dlt_core``/``dlt_pro``/
 ``dlt_advanced``; ADVANCED when the spec names none), and a serverless pipeline at ``serverless_dbu_per_hour``
@@ -54,7 +58,6 @@ _logger = logging.getLogger(__name__)
 
 TERMINAL_UPDATE_STATES = frozenset(("COMPLETED", "FAILED", "CANCELED"))
 EDITIONS = ("core", "pro", "advanced")
-EVENTS_TIMEOUT = 2.0
 EVENTS_PAGE_SIZE = 100
 _MS = 1_000_000
 _STATE_IN_MESSAGE = re.compile(r"\bis ([A-Z_]+)\.?\s*$")
@@ -66,16 +69,18 @@ def edition_of(spec: Mapping[str, Any] | None) -> str:
 
 
 def observe_update(tracker: Tracker, update: Mapping[str, Any], client: Any = None) -> None:
-    """Emit the update's span if it is terminal and nobody emitted it yet; ``client`` reads its end event."""
+    """Claim the update if it is terminal and nobody emitted it yet; its span follows once ``client`` has read the
+    end event in the background (at once, observed, without a client)."""
     update_id = update.get("update_id")
     if not update_id or update.get("state") not in TERMINAL_UPDATE_STATES:
         return
     claimed, started = tracker.runs.claim(("pipeline_update", str(update_id)))
     if not claimed or (started is None and not tracker.settings.trace_untracked_runs):
         return
-    observed_ns = time_ns()
-    end_ns = read_end(client, update.get("pipeline_id"), str(update_id)) if client is not None else None
-    emit_update(tracker, update, started, end_ns, observed_ns)
+    if client is None:
+        emit_update(tracker, update, started, None, time_ns())
+    else:
+        tracker.pipeline_end_reads.submit(update, started, client, time_ns())
 
 
 def end_from_events(events: Any, update_id: str) -> int | None:
@@ -111,16 +116,17 @@ def _timestamp_ns(text: Any) -> int | None:
     return int(moment.timestamp() * 1_000_000) * 1_000 if moment.tzinfo is not None else None
 
 
-def read_end(client: Any, pipeline_id: Any, update_id: str) -> int | None:
-    """The end of the update as its event log reports it: one GET of the newest events page, ``EVENTS_TIMEOUT``
-    seconds at most, no retries; ``None`` when it cannot be read or holds no terminal event for the update."""
+def read_end(client: Any, pipeline_id: Any, update_id: str, timeout: float) -> int | None:
+    """The end of the update as its event log reports it: one GET of the newest events page, ``timeout`` seconds
+    at most, no retries; ``None`` when it cannot be read or holds no terminal event for the update. Blocks: run it
+    off the caller's thread (:mod:`.pipeline_end_reads` does)."""
     config = getattr(client, "_cfg", None)
     host = getattr(config, "host", None)
     if not pipeline_id or not host:
         return None
     url = f"{str(host).rstrip('/')}/api/2.0/pipelines/{pipeline_id}/events?max_results={EVENTS_PAGE_SIZE}"
     try:
-        page = get_json(url, config.authenticate(), EVENTS_TIMEOUT)
+        page = get_json(url, config.authenticate(), timeout)
     except Exception as exc:  # the event log is a better clock, not a requirement
         _logger.debug("could not read the events of pipeline update %s: %r", update_id, exc)
         return None

@@ -18,6 +18,7 @@ from ..cost.metrics import CostMetrics
 from ..cost.model import CostModel
 from ..cost.warehouse_sizes import WarehouseSizes
 from ..sql.statement import QueryAttributes
+from .pipeline_end_reads import PipelineEndReads
 from .runs import RunTable
 
 _logger = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Tracker:
         self.runs = RunTable(settings.max_tracked_runs)
         self.pipelines: BoundedCache[Mapping[str, Any]] = BoundedCache(MAX_CACHED_PIPELINES)
         """pipeline id -> the latest pipeline spec seen (create, edit, get)."""
+        self.pipeline_end_reads = PipelineEndReads(self)
+        """Finished pipeline updates whose end event is being read in the background; ``drain()`` emits them."""
         self._failures_logged: set[str] = set()
 
     def metric_attributes(self, operation: str, compute_type: str, context: OrchestrationContext) -> dict[str, str]:
