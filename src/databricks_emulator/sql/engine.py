@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,12 +30,14 @@ from .translate import (
     CURRENT_SCHEMA,
     NONZERO_MACRO,
     PARAMETER_COLUMN_PREFIX,
+    SESSION_IN_UTC,
     Translation,
     translate,
 )
 
 SYSTEM_SCHEMAS = ("access", "billing", "compute", "lakeflow", "query")
 _PROTECTED_CATALOGS = frozenset({"system"})
+CANCEL_PATIENCE_SECONDS = 5.0
 _MACROS_SQL = (
     f"CREATE OR REPLACE TEMP MACRO {NONZERO_MACRO}(divisor, ansi) AS CASE WHEN divisor = 0 THEN "
     "(CASE WHEN ansi THEN error('Division by zero') END) ELSE divisor END",
@@ -80,6 +83,8 @@ class EngineSession:
     schema: str
     conf: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    current: threading.Event | None = None
+    """The cancel event of the statement executing now, if it was given one."""
 
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
@@ -146,6 +151,7 @@ class SqlEngine:
         """A new DuckDB cursor on the engine's database (catalog ``x`` is database ``names.private_catalog(x)``)."""
         cursor = self._database.cursor()
         cursor.execute("SET TimeZone = 'UTC'")
+        cursor.execute("SET enable_progress_bar = false")
         for macro in _MACROS_SQL:
             cursor.execute(macro)
         return cursor
@@ -190,9 +196,17 @@ class SqlEngine:
         sql: str,
         parameters: Sequence[Parameter] = (),
         row_limit: int | None = None,
+        cancel: threading.Event | None = None,
     ) -> StatementResult:
-        """Run one Databricks statement; raises :class:`errors.SqlError` the way Databricks would fail it."""
+        """Run one Databricks statement; raises :class:`errors.SqlError` the way Databricks would fail it.
+
+        ``cancel``, when given, is the statement's cancel event: set before the statement starts, it never runs;
+        :meth:`cancel` interrupts it while it runs.
+        """
         with session.lock:
+            if cancel is not None and cancel.is_set():
+                raise errors.canceled()
+            session.current = cancel
             try:
                 command = commands.parse(sql)
                 if command is not None:
@@ -208,11 +222,22 @@ class SqlEngine:
                 raise errors.from_duckdb(error, sql) from None
             except Exception as error:  # an emulator gap must fail the statement, not the server
                 raise errors.internal(f"{type(error).__name__}: {error}") from None
+            finally:
+                session.current = None
 
-    def interrupt(self, session: EngineSession) -> None:
-        """Stop the statement DuckDB is running in ``session`` (it fails); nothing happens if none is."""
-        with contextlib.suppress(duckdb.Error):
-            session.cursor.interrupt()
+    def cancel(self, session: EngineSession, cancel: threading.Event, done: threading.Event) -> None:
+        """Cancel the statement whose cancel event is ``cancel``: interrupt DuckDB until ``done`` is set.
+
+        A statement that has not started yet never will; one that is executing fails at once. DuckDB drops an
+        interrupt that comes before the query has started, hence the repeated tries (a few milliseconds apart,
+        for at most :data:`CANCEL_PATIENCE_SECONDS`).
+        """
+        cancel.set()
+        deadline = time.monotonic() + CANCEL_PATIENCE_SECONDS
+        while not done.wait(0.005) and time.monotonic() < deadline:
+            if session.current is cancel:
+                with contextlib.suppress(duckdb.Error):
+                    session.cursor.interrupt()
 
     def metadata_cursor(self, session: EngineSession) -> duckdb.DuckDBPyConnection:
         """The session's cursor, for metadata reads (hold ``session.lock`` while using it)."""
@@ -544,4 +569,6 @@ def _bind(session: EngineSession, translation: Translation, parameters: Sequence
             values[binding.duckdb_name] = session.schema
         elif binding.duckdb_name == ANSI_MODE:
             values[binding.duckdb_name] = ansi_mode(session)
+        elif binding.duckdb_name == SESSION_IN_UTC:
+            values[binding.duckdb_name] = session.conf.get(TIME_ZONE_KEY.lower(), "Etc/UTC") == "Etc/UTC"
     return values

@@ -106,6 +106,10 @@ def cast_invalid_input(text: str, target: str) -> SqlError:
     )
 
 
+def canceled() -> SqlError:
+    return SqlError("OPERATION_CANCELED", "HY008", "The statement was cancelled.")
+
+
 def unsupported(what: str) -> SqlError:
     return SqlError("UNSUPPORTED_FEATURE", "0A000", f"The feature is not supported: {what}.")
 

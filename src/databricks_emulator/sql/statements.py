@@ -19,7 +19,7 @@ from ..workspace import Workspace
 from . import errors, querytags
 from .engine import Column, Parameter
 from .ids import new_statement_id
-from .service import STATUS_WAIT_SECONDS, SqlService, SqlSession, Statement
+from .service import SqlService, SqlSession, Statement
 
 CHUNK_ROWS = 100_000
 _WAIT_TIMEOUT = re.compile(r"^(\d+)s$")
@@ -227,7 +227,7 @@ def register(app: HttpApp, workspace: Workspace) -> None:
     @router.route("GET", _BASE + "/{statement_id}")
     def get(request: Request) -> dict[str, Any]:
         statement = statement_of(request)
-        statement.wait(STATUS_WAIT_SECONDS)
+        statement.wait(service.status_wait)
         return statement_json(statement, statement.state(service.clock.time()))
 
     @router.route("GET", _BASE + "/{statement_id}/result/chunks/{chunk_index}")

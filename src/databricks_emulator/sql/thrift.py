@@ -28,7 +28,7 @@ from . import datatypes, errors, metadata, querytags
 from .engine import Column, StatementResult
 from .ids import guid_of, id_of_guid, new_statement_id
 from .parameters import from_thrift
-from .service import STATUS_WAIT_SECONDS, SqlService, SqlSession, Statement
+from .service import SqlService, SqlSession, Statement
 
 PROTOCOL_VERSION = ttypes.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V8
 _SUCCESS = ttypes.TStatus(statusCode=ttypes.TStatusCode.SUCCESS_STATUS)
@@ -297,7 +297,7 @@ class ThriftHandler:
         statement = self._statement(req.operationHandle)
         if statement is None:
             return ttypes.TGetOperationStatusResp(status=_invalid_handle("OperationHandle"))
-        statement.wait(STATUS_WAIT_SECONDS)
+        statement.wait(self.service.status_wait)
         return self._status(statement)
 
     def GetResultSetMetadata(self, req: Any) -> Any:

@@ -22,6 +22,7 @@ from .names import private_catalog
 CURRENT_CATALOG = "__current_catalog"
 CURRENT_SCHEMA = "__current_schema"
 ANSI_MODE = "__ansi_mode"
+SESSION_IN_UTC = "__session_in_utc"
 NONZERO_MACRO = "__databricks_nonzero"
 CAST_FAILURE_MACRO = "__databricks_cast_failure"
 PARAMETER_COLUMN_PREFIX = "__databricks_parameter:"
@@ -100,11 +101,14 @@ def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Transla
     ansi = _rewrite_divisions(tree)
     ansi = _rewrite_datetime_casts(tree) or ansi
     _rewrite_int_functions(tree)
+    in_utc = _rewrite_from_unixtime(tree)
     bindings = _rewrite_parameters(tree, parameter_types)
     if isinstance(tree, exp.Select):
         _name_parameter_columns(tree)
     if ansi:
         bindings += (Binding(ANSI_MODE),)
+    if in_utc:
+        bindings += (Binding(SESSION_IN_UTC),)
     duckdb_sql = tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.IGNORE)
     return Translation("duckdb", statement_type, result, duckdb_sql, bindings, tables=tables)
 
@@ -248,6 +252,24 @@ def _rewrite_int_functions(tree: exp.Expression) -> None:
             node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("INT")))
 
 
+def _rewrite_from_unixtime(tree: exp.Expression) -> bool:
+    """``from_unixtime`` formats in the session time zone; in UTC (the default) it skips DuckDB's time-zone
+    conversion, which costs more than the formatting (a cross join of large ranges calls it a billion times)."""
+    rewritten = False
+    for node in list(tree.find_all(exp.UnixToStr)):
+        if node.args.get("format") is None:
+            continue
+        seconds = exp.Cast(this=node.this.copy(), to=exp.DataType.build("BIGINT"))
+        micros = exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000))
+        naive = exp.Anonymous(this="make_timestamp", expressions=[micros])
+        in_utc = exp.TimeToStr(this=naive, format=node.args["format"].copy())
+        node.replace(
+            exp.Case(ifs=[exp.If(this=exp.Placeholder(this=SESSION_IN_UTC), true=in_utc)], default=node.copy())
+        )
+        rewritten = True
+    return rewritten
+
+
 def _nonzero_number(text: str) -> bool:
     try:
         return float(text) != 0
@@ -283,7 +305,7 @@ def _rewrite_parameters(tree: exp.Expression, parameter_types: ParameterTypes) -
             bindings[CURRENT_SCHEMA] = Binding(CURRENT_SCHEMA)
             continue
         name = node.args.get("this")
-        if name == ANSI_MODE:
+        if name in (ANSI_MODE, SESSION_IN_UTC):
             continue
         if name:
             kind = named.get(name.lower())
