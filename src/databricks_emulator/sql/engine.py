@@ -504,7 +504,7 @@ def _parameter_columns(
     columns: list[Column], translation: Translation, parameters: Sequence[Parameter]
 ) -> list[Column]:
     """Name bare parameter columns as Databricks does: after the value bound (``SELECT ?`` with 'x' is ``x``)."""
-    values = {binding.duckdb_name: value for binding, value in _parameter_values(translation, parameters)}
+    values = {binding.duckdb_name: parameter.value for binding, parameter in _parameter_values(translation, parameters)}
     renamed = []
     for column in columns:
         if column.name.startswith(PARAMETER_COLUMN_PREFIX):
@@ -514,15 +514,15 @@ def _parameter_columns(
     return renamed
 
 
-def _parameter_values(translation: Translation, parameters: Sequence[Parameter]) -> list[tuple[Any, Any]]:
+def _parameter_values(translation: Translation, parameters: Sequence[Parameter]) -> list[tuple[Any, Parameter]]:
     named = {p.name.lower(): p for p in parameters if p.name}
     positional = [p for p in parameters if not p.name]
     found = []
     for binding in translation.bindings:
         if binding.parameter_name is not None:
-            found.append((binding, named[binding.parameter_name].value))
+            found.append((binding, named[binding.parameter_name]))
         elif binding.position is not None:
-            found.append((binding, positional[binding.position].value))
+            found.append((binding, positional[binding.position]))
     return found
 
 
@@ -560,7 +560,7 @@ def _bind(session: EngineSession, translation: Translation, parameters: Sequence
     if not translation.bindings:
         return {}
     values: dict[str, Any] = {
-        binding.duckdb_name: value for binding, value in _parameter_values(translation, parameters)
+        binding.duckdb_name: parameter.bound() for binding, parameter in _parameter_values(translation, parameters)
     }
     for binding in translation.bindings:
         if binding.duckdb_name == CURRENT_CATALOG:
