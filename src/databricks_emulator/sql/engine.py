@@ -32,6 +32,7 @@ from .translate import (
     PARAMETER_COLUMN_PREFIX,
     SESSION_IN_UTC,
     Translation,
+    insert_target,
     translate,
 )
 
@@ -215,7 +216,14 @@ class SqlEngine:
                 translation = translate(sql, signature)
                 if self._read_hooks and translation.tables:
                     self._before_read(session, translation.tables)
-                return self._run(session, translation, parameters, row_limit)
+                try:
+                    return self._run(session, translation, parameters, row_limit)
+                except duckdb.ConversionException:
+                    positions = self._datetime_columns(session, sql) if translation.statement_type == "INSERT" else ()
+                    lenient = translate(sql, signature, datetime_columns=positions) if positions else translation
+                    if lenient.sql == translation.sql:
+                        raise
+                    return self._run(session, lenient, parameters, row_limit)
             except errors.SqlError:
                 raise
             except duckdb.Error as error:
@@ -224,6 +232,24 @@ class SqlEngine:
                 raise errors.internal(f"{type(error).__name__}: {error}") from None
             finally:
                 session.current = None
+
+    def _datetime_columns(self, session: EngineSession, sql: str) -> tuple[int, ...]:
+        """Positions of an INSERT's values that go into DATE or TIMESTAMP columns of its target table."""
+        target = insert_target(sql)
+        if target is None:
+            return ()
+        parts, named = target
+        catalog, schema, table = _qualify(session, parts)
+        info = metadata.find_table(session.cursor, catalog, schema, table)
+        if info is None:
+            return ()
+        types = {
+            column.name.lower(): column.sql_type.type_name
+            for column in metadata.columns(session.cursor, info.catalog)
+            if (column.schema, column.table) == (info.schema, info.name)
+        }
+        names = [name.lower() for name in named] or list(types)
+        return tuple(index for index, name in enumerate(names) if types.get(name) in ("DATE", "TIMESTAMP"))
 
     def cancel(self, session: EngineSession, cancel: threading.Event, done: threading.Event) -> None:
         """Cancel the statement whose cancel event is ``cancel``: interrupt DuckDB until ``done`` is set.

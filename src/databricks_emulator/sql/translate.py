@@ -65,13 +65,18 @@ class Translation:
     tables: tuple[tuple[str, str, str], ...] = ()
 
 
-def translate(sql: str, parameter_types: ParameterTypes = ()) -> Translation:
-    """The DuckDB form of Databricks statement ``sql``; raises :class:`errors.SqlError` if it is not valid."""
-    return _translate(sql, parameter_types)
+def translate(sql: str, parameter_types: ParameterTypes = (), *, datetime_columns: tuple[int, ...] = ()) -> Translation:
+    """The DuckDB form of Databricks statement ``sql``; raises :class:`errors.SqlError` if it is not valid.
+
+    ``datetime_columns`` are the positions, in an ``INSERT ... VALUES``, of the values that go into DATE or
+    TIMESTAMP columns: their string literals are read as Spark reads them (``'2023-09-06 03:14:27.000843 +0000'``,
+    ``'2021-09'``). The engine translates an INSERT so after DuckDB refused one of those strings.
+    """
+    return _translate(sql, parameter_types, datetime_columns)
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
-def _translate(sql: str, parameter_types: ParameterTypes) -> Translation:
+def _translate(sql: str, parameter_types: ParameterTypes, datetime_columns: tuple[int, ...] = ()) -> Translation:
     try:
         trees = [tree for tree in sqlglot.parse(sql, read="databricks") if tree is not None]
     except sqlglot.errors.ParseError as error:
@@ -82,10 +87,12 @@ def _translate(sql: str, parameter_types: ParameterTypes) -> Translation:
         raise errors.parse_error("end of input", sql=sql)
     if len(trees) > 1:
         raise errors.parse_error(f"'{trees[1].sql(dialect='databricks').split(' ', 1)[0]}'", sql=sql)
-    return _from_tree(trees[0], parameter_types)
+    return _from_tree(trees[0], parameter_types, datetime_columns)
 
 
-def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Translation:
+def _from_tree(
+    tree: exp.Expression, parameter_types: ParameterTypes, datetime_columns: tuple[int, ...] = ()
+) -> Translation:
     if isinstance(tree, exp.Use):
         return Translation("use", "USE", target=_parts(tree.this), use_kind=_use_kind(tree))
     if isinstance(tree, exp.Describe) and isinstance(tree.this, exp.Table):
@@ -93,6 +100,8 @@ def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Transla
     statement_type, result = _classify(tree)
     tree = tree.copy()
     tree = _rewrite_databases(tree)
+    if datetime_columns and isinstance(tree, exp.Insert):
+        _rewrite_value_timestamps(tree, frozenset(datetime_columns))
     tables = tuple(dict.fromkeys((t.catalog, t.db, t.name) for t in tree.find_all(exp.Table) if t.name))
     if isinstance(tree, exp.Select):
         _name_projections(tree)
@@ -187,6 +196,30 @@ def _schema_name(table: exp.Expression) -> exp.Expression:
     if not isinstance(table, exp.Table) or (table.args.get("catalog") is not None and table.name == ""):
         return table
     return exp.Table(db=table.this, catalog=table.args.get("db"))
+
+
+def insert_target(sql: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """``(table name parts, column names or ())`` of an ``INSERT ... VALUES`` statement, else None."""
+    tree = sqlglot.parse_one(sql, read="databricks")
+    if not isinstance(tree, exp.Insert) or not isinstance(tree.expression, exp.Values):
+        return None
+    target = tree.this
+    columns: tuple[str, ...] = ()
+    if isinstance(target, exp.Schema):
+        columns = tuple(column.name for column in target.expressions)
+        target = target.this
+    return _parts(target), columns
+
+
+def _rewrite_value_timestamps(insert: exp.Insert, positions: frozenset[int]) -> None:
+    for values in insert.find_all(exp.Values):
+        for row in values.expressions:
+            for position, literal in enumerate(row.expressions if isinstance(row, exp.Tuple) else ()):
+                if position not in positions or not (isinstance(literal, exp.Literal) and literal.is_string):
+                    continue
+                text = spark_timestamp(literal.this)
+                if text is not None and text != literal.this:
+                    literal.replace(exp.Literal.string(text))
 
 
 def _ansi_mode() -> exp.Expression:
