@@ -9,6 +9,7 @@ import pytest
 from databricks.sql.parameters.native import (
     ArrayParameter,
     DateParameter,
+    DbsqlParameterBase,
     DecimalParameter,
     MapParameter,
     TimestampNTZParameter,
@@ -105,3 +106,29 @@ def test_tinyint_parameter_binds_as_tinyint(connect):
 )
 def test_array_elements_widen_to_a_common_type(types, expected):
     assert common_type(types) == expected
+
+
+class IntervalParameter(DbsqlParameterBase):
+    """What a user writes to bind an interval: the connector has no class of its own for one."""
+
+    def __init__(self, value: str, sql_type: str, name: str) -> None:
+        self.value, self.CAST_EXPR, self.name = value, sql_type, name
+
+
+@pytest.mark.parametrize(
+    "text,sql_type,expected",
+    [
+        ("1 02:03:04", "INTERVAL DAY TO SECOND", "2024-01-02 02:03:04"),
+        ("-1 00:00:30.5", "INTERVAL DAY TO SECOND", "2023-12-30 23:59:29"),
+        ("2-3", "INTERVAL YEAR TO MONTH", "2026-04-01 00:00:00"),
+        ("INTERVAL '3' DAY", "INTERVAL DAY", "2024-01-04 00:00:00"),
+        ("5", "INTERVAL HOUR", "2024-01-01 05:00:00"),
+    ],
+)
+def test_interval_parameters_read_spark_interval_text(connect, text, sql_type, expected):
+    with connect().cursor() as cursor:
+        cursor.execute(
+            "SELECT date_format(TIMESTAMP '2024-01-01 00:00:00' + :span, 'yyyy-MM-dd HH:mm:ss') AS t",
+            [IntervalParameter(text, sql_type, "span")],
+        )
+        assert cursor.fetchone().t == expected

@@ -182,3 +182,15 @@ def test_spark_timestamp_text(text, expected):
 def test_spark_date_text_ignores_a_time_part_only_after_a_full_date():
     assert spark_date("2021-09-30T11:00") == "2021-09-30"
     assert spark_date("2021-09 11:00") is None
+
+
+def test_insert_reads_timestamp_text_as_spark_does_for_date_and_timestamp_columns_only(connect):
+    table = unique("stamps")
+    with connect().cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {table} (s STRING, t TIMESTAMP, d DATE)")
+        cursor.execute(f"INSERT INTO {table} VALUES ('2021-09', '2023-09-06 03:14:27.000843 +0000', '2021-09')")
+        cursor.execute(f"SELECT s, date_format(t, 'yyyy-MM-dd HH:mm:ss.SSSSSS') AS t, d FROM {table}")
+        assert tuple(cursor.fetchone()) == ("2021-09", "2023-09-06 03:14:27.000843", date(2021, 9, 1))
+        with pytest.raises(Error, match=r"CAST_INVALID_INPUT\] The value 'nonsense'"):
+            cursor.execute(f"INSERT INTO {table} (t) VALUES ('nonsense')")
+        cursor.execute(f"DROP TABLE {table}")

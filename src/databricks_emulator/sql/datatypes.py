@@ -181,7 +181,8 @@ _simple(
 )
 _simple(("blob",), SqlType("BINARY", "BINARY", BINARY_TYPE, "binaryVal"))
 _simple(("interval",), SqlType("INTERVAL", "INTERVAL DAY TO SECOND", INTERVAL_DAY_TIME_TYPE, "stringVal"))
-_simple(("null", '"null"'), SqlType("NULL", "VOID", NULL_TYPE, "stringVal"))
+# A warehouse describes a NULL (VOID) column as STRING over Thrift, as the connector's own suite expects.
+_simple(("null", '"null"'), SqlType("NULL", "VOID", STRING_TYPE, "stringVal"))
 
 STRING = SqlType("STRING", "STRING", STRING_TYPE, "stringVal")
 INT = _SIMPLE["integer"]

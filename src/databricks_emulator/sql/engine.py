@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,12 +30,15 @@ from .translate import (
     CURRENT_SCHEMA,
     NONZERO_MACRO,
     PARAMETER_COLUMN_PREFIX,
+    SESSION_IN_UTC,
     Translation,
+    insert_target,
     translate,
 )
 
 SYSTEM_SCHEMAS = ("access", "billing", "compute", "lakeflow", "query")
 _PROTECTED_CATALOGS = frozenset({"system"})
+CANCEL_PATIENCE_SECONDS = 5.0
 _MACROS_SQL = (
     f"CREATE OR REPLACE TEMP MACRO {NONZERO_MACRO}(divisor, ansi) AS CASE WHEN divisor = 0 THEN "
     "(CASE WHEN ansi THEN error('Division by zero') END) ELSE divisor END",
@@ -80,6 +84,8 @@ class EngineSession:
     schema: str
     conf: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    current: threading.Event | None = None
+    """The cancel event of the statement executing now, if it was given one."""
 
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
@@ -146,6 +152,7 @@ class SqlEngine:
         """A new DuckDB cursor on the engine's database (catalog ``x`` is database ``names.private_catalog(x)``)."""
         cursor = self._database.cursor()
         cursor.execute("SET TimeZone = 'UTC'")
+        cursor.execute("SET enable_progress_bar = false")
         for macro in _MACROS_SQL:
             cursor.execute(macro)
         return cursor
@@ -190,9 +197,17 @@ class SqlEngine:
         sql: str,
         parameters: Sequence[Parameter] = (),
         row_limit: int | None = None,
+        cancel: threading.Event | None = None,
     ) -> StatementResult:
-        """Run one Databricks statement; raises :class:`errors.SqlError` the way Databricks would fail it."""
+        """Run one Databricks statement; raises :class:`errors.SqlError` the way Databricks would fail it.
+
+        ``cancel``, when given, is the statement's cancel event: set before the statement starts, it never runs;
+        :meth:`cancel` interrupts it while it runs.
+        """
         with session.lock:
+            if cancel is not None and cancel.is_set():
+                raise errors.canceled()
+            session.current = cancel
             try:
                 command = commands.parse(sql)
                 if command is not None:
@@ -201,18 +216,54 @@ class SqlEngine:
                 translation = translate(sql, signature)
                 if self._read_hooks and translation.tables:
                     self._before_read(session, translation.tables)
-                return self._run(session, translation, parameters, row_limit)
+                try:
+                    return self._run(session, translation, parameters, row_limit)
+                except duckdb.ConversionException:
+                    positions = self._datetime_columns(session, sql) if translation.statement_type == "INSERT" else ()
+                    lenient = translate(sql, signature, datetime_columns=positions) if positions else translation
+                    if lenient.sql == translation.sql:
+                        raise
+                    return self._run(session, lenient, parameters, row_limit)
             except errors.SqlError:
                 raise
             except duckdb.Error as error:
                 raise errors.from_duckdb(error, sql) from None
             except Exception as error:  # an emulator gap must fail the statement, not the server
                 raise errors.internal(f"{type(error).__name__}: {error}") from None
+            finally:
+                session.current = None
 
-    def interrupt(self, session: EngineSession) -> None:
-        """Stop the statement DuckDB is running in ``session`` (it fails); nothing happens if none is."""
-        with contextlib.suppress(duckdb.Error):
-            session.cursor.interrupt()
+    def _datetime_columns(self, session: EngineSession, sql: str) -> tuple[int, ...]:
+        """Positions of an INSERT's values that go into DATE or TIMESTAMP columns of its target table."""
+        target = insert_target(sql)
+        if target is None:
+            return ()
+        parts, named = target
+        catalog, schema, table = _qualify(session, parts)
+        info = metadata.find_table(session.cursor, catalog, schema, table)
+        if info is None:
+            return ()
+        types = {
+            column.name.lower(): column.sql_type.type_name
+            for column in metadata.columns(session.cursor, info.catalog)
+            if (column.schema, column.table) == (info.schema, info.name)
+        }
+        names = [name.lower() for name in named] or list(types)
+        return tuple(index for index, name in enumerate(names) if types.get(name) in ("DATE", "TIMESTAMP"))
+
+    def cancel(self, session: EngineSession, cancel: threading.Event, done: threading.Event) -> None:
+        """Cancel the statement whose cancel event is ``cancel``: interrupt DuckDB until ``done`` is set.
+
+        A statement that has not started yet never will; one that is executing fails at once. DuckDB drops an
+        interrupt that comes before the query has started, hence the repeated tries (a few milliseconds apart,
+        for at most :data:`CANCEL_PATIENCE_SECONDS`).
+        """
+        cancel.set()
+        deadline = time.monotonic() + CANCEL_PATIENCE_SECONDS
+        while not done.wait(0.005) and time.monotonic() < deadline:
+            if session.current is cancel:
+                with contextlib.suppress(duckdb.Error):
+                    session.cursor.interrupt()
 
     def metadata_cursor(self, session: EngineSession) -> duckdb.DuckDBPyConnection:
         """The session's cursor, for metadata reads (hold ``session.lock`` while using it)."""
@@ -479,7 +530,7 @@ def _parameter_columns(
     columns: list[Column], translation: Translation, parameters: Sequence[Parameter]
 ) -> list[Column]:
     """Name bare parameter columns as Databricks does: after the value bound (``SELECT ?`` with 'x' is ``x``)."""
-    values = {binding.duckdb_name: value for binding, value in _parameter_values(translation, parameters)}
+    values = {binding.duckdb_name: parameter.value for binding, parameter in _parameter_values(translation, parameters)}
     renamed = []
     for column in columns:
         if column.name.startswith(PARAMETER_COLUMN_PREFIX):
@@ -489,15 +540,15 @@ def _parameter_columns(
     return renamed
 
 
-def _parameter_values(translation: Translation, parameters: Sequence[Parameter]) -> list[tuple[Any, Any]]:
+def _parameter_values(translation: Translation, parameters: Sequence[Parameter]) -> list[tuple[Any, Parameter]]:
     named = {p.name.lower(): p for p in parameters if p.name}
     positional = [p for p in parameters if not p.name]
     found = []
     for binding in translation.bindings:
         if binding.parameter_name is not None:
-            found.append((binding, named[binding.parameter_name].value))
+            found.append((binding, named[binding.parameter_name]))
         elif binding.position is not None:
-            found.append((binding, positional[binding.position].value))
+            found.append((binding, positional[binding.position]))
     return found
 
 
@@ -535,7 +586,7 @@ def _bind(session: EngineSession, translation: Translation, parameters: Sequence
     if not translation.bindings:
         return {}
     values: dict[str, Any] = {
-        binding.duckdb_name: value for binding, value in _parameter_values(translation, parameters)
+        binding.duckdb_name: parameter.bound() for binding, parameter in _parameter_values(translation, parameters)
     }
     for binding in translation.bindings:
         if binding.duckdb_name == CURRENT_CATALOG:
@@ -544,4 +595,6 @@ def _bind(session: EngineSession, translation: Translation, parameters: Sequence
             values[binding.duckdb_name] = session.schema
         elif binding.duckdb_name == ANSI_MODE:
             values[binding.duckdb_name] = ansi_mode(session)
+        elif binding.duckdb_name == SESSION_IN_UTC:
+            values[binding.duckdb_name] = session.conf.get(TIME_ZONE_KEY.lower(), "Etc/UTC") == "Etc/UTC"
     return values

@@ -106,6 +106,10 @@ def cast_invalid_input(text: str, target: str) -> SqlError:
     )
 
 
+def canceled() -> SqlError:
+    return SqlError("OPERATION_CANCELED", "HY008", "The statement was cancelled.")
+
+
 def unsupported(what: str) -> SqlError:
     return SqlError("UNSUPPORTED_FEATURE", "0A000", f"The feature is not supported: {what}.")
 
@@ -129,6 +133,7 @@ _COLUMN_MISSING = re.compile(r'Referenced column "((?:[^"]|"")*)" (not found|was
 _CANDIDATES = re.compile(r"Candidate bindings: (.*)")
 _NEAR = re.compile(r'syntax error at or near "((?:[^"]|"")*)"')
 _CAST = re.compile(r"Could not convert string '((?:[^']|'')*)' to (\w+)")
+_FIELD_FORMAT = re.compile(r'invalid (date|timestamp) field format: "((?:[^"]|"")*)"')
 _DUCKDB_TO_DATABRICKS_TYPE = {
     "INT8": "TINYINT",
     "INT16": "SMALLINT",
@@ -198,6 +203,9 @@ def from_duckdb(error: Exception, sql: str | None = None) -> SqlError:
         if found:
             target = _DUCKDB_TO_DATABRICKS_TYPE.get(found.group(2).upper(), found.group(2).upper())
             return cast_invalid_input(found.group(1), target)
+        found = _FIELD_FORMAT.search(first)
+        if found:
+            return cast_invalid_input(found.group(2), found.group(1).upper())
         if "out of range" in first.lower() or "overflow" in first.lower():
             return _overflow(first)
         return SqlError("CAST_INVALID_INPUT", "22018", first)

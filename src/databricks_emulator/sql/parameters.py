@@ -39,6 +39,12 @@ class Parameter:
     type: str = "STRING"
     value: Any = None
 
+    def bound(self) -> Any:
+        """The value as DuckDB binds it before the cast to the parameter's type (interval text rewritten)."""
+        if isinstance(self.value, str) and self.type.strip().upper().startswith("INTERVAL"):
+            return interval_text(self.type, self.value)
+        return self.value
+
 
 def from_thrift(parameter: Any) -> Parameter:
     """The :class:`Parameter` a Thrift ``TSparkParameter`` stands for; raises :class:`errors.SqlError` if unusable."""
@@ -113,6 +119,36 @@ def common_type(types: Sequence[str]) -> str:
     if {sql_type.split("<", 1)[0] for sql_type in known} <= {"TIMESTAMP", "TIMESTAMP_NTZ", "DATE"}:
         return "TIMESTAMP" if "TIMESTAMP" in known else "TIMESTAMP_NTZ"
     return "STRING"
+
+
+_INTERVAL_LITERAL = re.compile(r"\s*INTERVAL\s+'([^']*)'\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_YEAR_MONTH = re.compile(r"([+-])?(\d+)-(\d+)$")
+_DAY_TIME = re.compile(r"([+-])?(?:(\d+)\s+)?(\d+):(\d+)(?::(\d+(?:\.\d*)?))?$")
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?$")
+_UNITS = ("YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND")
+
+
+def interval_text(kind: str, text: str) -> str:
+    """Spark interval text (``'1 02:03:04'``, ``'2-3'``, ``INTERVAL '3' DAY``, or a number of the type's unit) as
+    DuckDB reads it (``1 days 02:03:04``, ``2 years 3 months``, ``3 days``); other text is left as it is."""
+    units = kind
+    found = _INTERVAL_LITERAL.match(text)
+    if found is not None:
+        text, units = found.group(1), found.group(2) or kind
+    text = text.strip()
+    year_month = _YEAR_MONTH.match(text)
+    if year_month is not None:
+        sign = "-" if year_month.group(1) == "-" else ""
+        return f"{sign}{year_month.group(2)} years {sign}{year_month.group(3)} months"
+    day_time = _DAY_TIME.match(text)
+    if day_time is not None:
+        sign = "-" if day_time.group(1) == "-" else ""
+        days, hours, minutes, seconds = day_time.group(2) or "0", *day_time.group(3, 4), day_time.group(5) or "0"
+        return f"{sign}{days} days {sign}{hours}:{minutes}:{seconds}"
+    if _NUMBER.match(text):
+        unit = next((word for word in re.findall(r"[A-Za-z]+", units.upper()) if word in _UNITS), "SECOND")
+        return f"{text} {unit.lower()}s"
+    return text
 
 
 def _normal(sql_type: str) -> str:

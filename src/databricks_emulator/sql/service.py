@@ -117,6 +117,8 @@ class Statement:
     """How the protocol that ran it serves its result (e.g. :class:`.thrift_results.ThriftDelivery`)."""
     done: threading.Event = field(default_factory=threading.Event)
     """Set once DuckDB has finished (at once for a statement answered finished)."""
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    """Set to stop the statement while DuckDB executes it."""
 
     def state(self, now: float) -> str:
         """``PENDING``, ``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``CANCELED`` or ``CLOSED`` at simulated ``now``."""
@@ -154,6 +156,9 @@ class SqlService:
         real wait of that duration / the clock's speed), so clients see statements take that long; off by default,
         so that tests never wait."""
         self.execution_wait = EXECUTION_WAIT_SECONDS
+        """Real seconds a request waits for DuckDB before it answers a statement RUNNING."""
+        self.status_wait = STATUS_WAIT_SECONDS
+        """Real seconds a status request waits (long-polls) for a statement DuckDB is still executing."""
         self.evicted_sessions = 0
         self.evicted_statements = 0
         self._lock = threading.Lock()
@@ -198,12 +203,14 @@ class SqlService:
             configuration=configuration,
             client_application=client_application(user_agent),
         )
+        stopping: list[Statement] = []
         with self._lock:
             self._sessions[session.id] = session
             while len(self._sessions) > MAX_SESSIONS:
                 _, evicted = self._sessions.popitem(last=False)
-                self._close_session_locked(evicted)
+                stopping += self._close_session_locked(evicted)
                 self.evicted_sessions += 1
+        self._stop(stopping)
         return session
 
     def session(self, session_id: str) -> SqlSession | None:
@@ -216,15 +223,18 @@ class SqlService:
             session = self._sessions.pop(session_id, None)
             if session is None:
                 return False
-            self._close_session_locked(session, keep_statements=keep_statements)
-            return True
+            stopping = self._close_session_locked(session, keep_statements=keep_statements)
+        self._stop(stopping)
+        return True
 
-    def _close_session_locked(self, session: SqlSession, *, keep_statements: bool = False) -> None:
+    def _close_session_locked(self, session: SqlSession, *, keep_statements: bool = False) -> list[Statement]:
+        """Close ``session``; returns the statements DuckDB still executes for it, to :meth:`_stop` unlocked."""
         session.closed = True
-        for statement_id in session.statement_ids:
-            statement = self._statements.get(statement_id)
-            if statement is not None and not statement.done.is_set():
-                self.engine.interrupt(session.engine_session)
+        stopping = [
+            statement
+            for statement_id in (() if keep_statements else session.statement_ids)
+            if (statement := self._statements.get(statement_id)) is not None and not statement.done.is_set()
+        ]
         for statement_id in () if keep_statements else session.statement_ids:
             statement = self._statements.pop(statement_id, None)
             if statement is not None:
@@ -234,6 +244,11 @@ class SqlService:
             session.statement_ids.clear()
         if session.executing == 0:
             session.engine_session.close()
+        return stopping
+
+    def _stop(self, statements: Sequence[Statement]) -> None:
+        for statement in statements:
+            self.engine.cancel(statement.session.engine_session, statement.cancel_event, statement.done)
 
     def active_sessions(self, warehouse_id: str) -> int:
         with self._lock:
@@ -258,23 +273,30 @@ class SqlService:
         started = self.clock.time()
         with self._lock:
             session.executing += 1
-        future = self._workers.submit(self._run, session, text, parameters, row_limit)
+        cancel = threading.Event()
+        future = self._workers.submit(self._run, session, text, parameters, row_limit, cancel)
         try:
             result, error = future.result(timeout=self.execution_wait)
         except concurrent.futures.TimeoutError:
             statement = self._finish(
                 session, text, _statement_type(text), started, None, None, statement_tags, asynchronous, executing=True
             )
+            statement.cancel_event = cancel
             future.add_done_callback(lambda finished: self._complete(statement, *finished.result()))
             return statement
         statement_type = result.statement_type if result is not None else _statement_type(text)
         return self._finish(session, text, statement_type, started, result, error, statement_tags, asynchronous)
 
     def _run(
-        self, session: SqlSession, text: str, parameters: Sequence[Parameter], row_limit: int | None
+        self,
+        session: SqlSession,
+        text: str,
+        parameters: Sequence[Parameter],
+        row_limit: int | None,
+        cancel: threading.Event,
     ) -> tuple[StatementResult | None, errors.SqlError | None]:
         try:
-            return self.engine.execute(session.engine_session, text, parameters, row_limit), None
+            return self.engine.execute(session.engine_session, text, parameters, row_limit, cancel), None
         except errors.SqlError as failure:
             return None, failure
         finally:
@@ -423,7 +445,7 @@ class SqlService:
         statement.canceled = True
         statement.result = None
         if not statement.done.is_set():
-            self.engine.interrupt(statement.session.engine_session)
+            self.engine.cancel(statement.session.engine_session, statement.cancel_event, statement.done)
         record = statement.record
         elapsed_ms = max(0, round((now - statement.started) * 1000))
         record.execution_status = "CANCELED"
@@ -436,7 +458,7 @@ class SqlService:
     def close(self, statement: Statement) -> None:
         """Release a statement's result (interrupting DuckDB if it is still at it); later requests see it CLOSED."""
         if not statement.done.is_set() and not statement.canceled:
-            self.engine.interrupt(statement.session.engine_session)
+            self.engine.cancel(statement.session.engine_session, statement.cancel_event, statement.done)
         statement.closed = True
         statement.result = None
         with self._lock:
@@ -447,11 +469,13 @@ class SqlService:
         return self.history.records()
 
     def shutdown(self) -> None:
+        stopping: list[Statement] = []
         with self._lock:
             for session in list(self._sessions.values()):
-                self._close_session_locked(session)
+                stopping += self._close_session_locked(session)
             self._sessions.clear()
             self._statements.clear()
+        self._stop(stopping)
         self._workers.shutdown(wait=True, cancel_futures=True)
         self.engine.close()
 

@@ -21,7 +21,7 @@ from .delivery import ResultSettings
 from .engine import Column, Parameter
 from .ids import new_statement_id
 from .links import ResultFiles
-from .service import STATUS_WAIT_SECONDS, SqlService, SqlSession, Statement
+from .service import SqlService, SqlSession, Statement
 
 _WAIT_TIMEOUT = re.compile(r"^(\d+)s$")
 _BASE = "/api/2.0/sql/statements"
@@ -216,7 +216,7 @@ def register(app: HttpApp, workspace: Workspace) -> None:
     @router.route("GET", _BASE + "/{statement_id}")
     def get(request: Request) -> dict[str, Any]:
         statement = statement_of(request)
-        statement.wait(STATUS_WAIT_SECONDS)
+        statement.wait(service.status_wait)
         return statement_json(statement, statement.state(service.clock.time()), ResultFiles.of(workspace))
 
     @router.route("GET", _BASE + "/{statement_id}/result/chunks/{chunk_index}")

@@ -31,7 +31,7 @@ from .engine import Column, StatementResult
 from .ids import guid_of, id_of_guid, new_statement_id
 from .links import ResultFiles
 from .parameters import from_thrift
-from .service import STATUS_WAIT_SECONDS, SqlService, SqlSession, Statement
+from .service import SqlService, SqlSession, Statement
 
 PROTOCOL_VERSION = ttypes.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V8
 _SUCCESS = ttypes.TStatus(statusCode=ttypes.TStatusCode.SUCCESS_STATUS)
@@ -303,7 +303,7 @@ class ThriftHandler:
         statement = self._statement(req.operationHandle)
         if statement is None:
             return ttypes.TGetOperationStatusResp(status=_invalid_handle("OperationHandle"))
-        statement.wait(STATUS_WAIT_SECONDS)
+        statement.wait(self.service.status_wait)
         return self._status(statement)
 
     def GetResultSetMetadata(self, req: Any) -> Any:

@@ -22,6 +22,7 @@ from .names import private_catalog
 CURRENT_CATALOG = "__current_catalog"
 CURRENT_SCHEMA = "__current_schema"
 ANSI_MODE = "__ansi_mode"
+SESSION_IN_UTC = "__session_in_utc"
 NONZERO_MACRO = "__databricks_nonzero"
 CAST_FAILURE_MACRO = "__databricks_cast_failure"
 PARAMETER_COLUMN_PREFIX = "__databricks_parameter:"
@@ -64,13 +65,18 @@ class Translation:
     tables: tuple[tuple[str, str, str], ...] = ()
 
 
-def translate(sql: str, parameter_types: ParameterTypes = ()) -> Translation:
-    """The DuckDB form of Databricks statement ``sql``; raises :class:`errors.SqlError` if it is not valid."""
-    return _translate(sql, parameter_types)
+def translate(sql: str, parameter_types: ParameterTypes = (), *, datetime_columns: tuple[int, ...] = ()) -> Translation:
+    """The DuckDB form of Databricks statement ``sql``; raises :class:`errors.SqlError` if it is not valid.
+
+    ``datetime_columns`` are the positions, in an ``INSERT ... VALUES``, of the values that go into DATE or
+    TIMESTAMP columns: their string literals are read as Spark reads them (``'2023-09-06 03:14:27.000843 +0000'``,
+    ``'2021-09'``). The engine translates an INSERT so after DuckDB refused one of those strings.
+    """
+    return _translate(sql, parameter_types, datetime_columns)
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
-def _translate(sql: str, parameter_types: ParameterTypes) -> Translation:
+def _translate(sql: str, parameter_types: ParameterTypes, datetime_columns: tuple[int, ...] = ()) -> Translation:
     try:
         trees = [tree for tree in sqlglot.parse(sql, read="databricks") if tree is not None]
     except sqlglot.errors.ParseError as error:
@@ -81,10 +87,12 @@ def _translate(sql: str, parameter_types: ParameterTypes) -> Translation:
         raise errors.parse_error("end of input", sql=sql)
     if len(trees) > 1:
         raise errors.parse_error(f"'{trees[1].sql(dialect='databricks').split(' ', 1)[0]}'", sql=sql)
-    return _from_tree(trees[0], parameter_types)
+    return _from_tree(trees[0], parameter_types, datetime_columns)
 
 
-def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Translation:
+def _from_tree(
+    tree: exp.Expression, parameter_types: ParameterTypes, datetime_columns: tuple[int, ...] = ()
+) -> Translation:
     if isinstance(tree, exp.Use):
         return Translation("use", "USE", target=_parts(tree.this), use_kind=_use_kind(tree))
     if isinstance(tree, exp.Describe) and isinstance(tree.this, exp.Table):
@@ -92,6 +100,8 @@ def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Transla
     statement_type, result = _classify(tree)
     tree = tree.copy()
     tree = _rewrite_databases(tree)
+    if datetime_columns and isinstance(tree, exp.Insert):
+        _rewrite_value_timestamps(tree, frozenset(datetime_columns))
     tables = tuple(dict.fromkeys((t.catalog, t.db, t.name) for t in tree.find_all(exp.Table) if t.name))
     if isinstance(tree, exp.Select):
         _name_projections(tree)
@@ -100,11 +110,14 @@ def _from_tree(tree: exp.Expression, parameter_types: ParameterTypes) -> Transla
     ansi = _rewrite_divisions(tree)
     ansi = _rewrite_datetime_casts(tree) or ansi
     _rewrite_int_functions(tree)
+    in_utc = _rewrite_from_unixtime(tree)
     bindings = _rewrite_parameters(tree, parameter_types)
     if isinstance(tree, exp.Select):
         _name_parameter_columns(tree)
     if ansi:
         bindings += (Binding(ANSI_MODE),)
+    if in_utc:
+        bindings += (Binding(SESSION_IN_UTC),)
     duckdb_sql = tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.IGNORE)
     return Translation("duckdb", statement_type, result, duckdb_sql, bindings, tables=tables)
 
@@ -185,6 +198,30 @@ def _schema_name(table: exp.Expression) -> exp.Expression:
     return exp.Table(db=table.this, catalog=table.args.get("db"))
 
 
+def insert_target(sql: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """``(table name parts, column names or ())`` of an ``INSERT ... VALUES`` statement, else None."""
+    tree = sqlglot.parse_one(sql, read="databricks")
+    if not isinstance(tree, exp.Insert) or not isinstance(tree.expression, exp.Values):
+        return None
+    target = tree.this
+    columns: tuple[str, ...] = ()
+    if isinstance(target, exp.Schema):
+        columns = tuple(column.name for column in target.expressions)
+        target = target.this
+    return _parts(target), columns
+
+
+def _rewrite_value_timestamps(insert: exp.Insert, positions: frozenset[int]) -> None:
+    for values in insert.find_all(exp.Values):
+        for row in values.expressions:
+            for position, literal in enumerate(row.expressions if isinstance(row, exp.Tuple) else ()):
+                if position not in positions or not (isinstance(literal, exp.Literal) and literal.is_string):
+                    continue
+                text = spark_timestamp(literal.this)
+                if text is not None and text != literal.this:
+                    literal.replace(exp.Literal.string(text))
+
+
 def _ansi_mode() -> exp.Expression:
     return exp.Placeholder(this=ANSI_MODE)
 
@@ -248,6 +285,24 @@ def _rewrite_int_functions(tree: exp.Expression) -> None:
             node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("INT")))
 
 
+def _rewrite_from_unixtime(tree: exp.Expression) -> bool:
+    """``from_unixtime`` formats in the session time zone; in UTC (the default) it skips DuckDB's time-zone
+    conversion, which costs more than the formatting (a cross join of large ranges calls it a billion times)."""
+    rewritten = False
+    for node in list(tree.find_all(exp.UnixToStr)):
+        if node.args.get("format") is None:
+            continue
+        seconds = exp.Cast(this=node.this.copy(), to=exp.DataType.build("BIGINT"))
+        micros = exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000))
+        naive = exp.Anonymous(this="make_timestamp", expressions=[micros])
+        in_utc = exp.TimeToStr(this=naive, format=node.args["format"].copy())
+        node.replace(
+            exp.Case(ifs=[exp.If(this=exp.Placeholder(this=SESSION_IN_UTC), true=in_utc)], default=node.copy())
+        )
+        rewritten = True
+    return rewritten
+
+
 def _nonzero_number(text: str) -> bool:
     try:
         return float(text) != 0
@@ -283,7 +338,7 @@ def _rewrite_parameters(tree: exp.Expression, parameter_types: ParameterTypes) -
             bindings[CURRENT_SCHEMA] = Binding(CURRENT_SCHEMA)
             continue
         name = node.args.get("this")
-        if name == ANSI_MODE:
+        if name in (ANSI_MODE, SESSION_IN_UTC):
             continue
         if name:
             kind = named.get(name.lower())
