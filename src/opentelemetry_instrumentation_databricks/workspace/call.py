@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, SpanContext
 
 from ..context import OrchestrationContext
 from ..tags import orchestration_tags
@@ -66,6 +66,7 @@ class Call:
 
     __slots__ = (
         "_ids",
+        "_span_context",
         "_tags",
         "body",
         "client",
@@ -114,6 +115,7 @@ class Call:
         self.span: Span = None  # type: ignore[assignment]
         self._tags: list[tuple[str, str]] | None = None
         self._ids: tuple[str, str] | None = None
+        self._span_context: SpanContext | None = None
 
     def body_value(self, name: str) -> Any:
         return self.body.get(name) if isinstance(self.body, Mapping) else None
@@ -121,10 +123,16 @@ class Call:
     def query_value(self, name: str) -> Any:
         return self.query.get(name) if isinstance(self.query, Mapping) else None
 
+    def span_context(self) -> SpanContext:
+        """The context of this call's span (looked up once)."""
+        if self._span_context is None:
+            self._span_context = self.span.get_span_context()
+        return self._span_context
+
     def span_ids(self) -> tuple[str, str]:
         """The trace and span id of this call's span, in hex, as tags and ``traceparent`` write them."""
         if self._ids is None:
-            span_context = self.span.get_span_context()
+            span_context = self.span_context()
             self._ids = (f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}")
         return self._ids
 
@@ -140,4 +148,4 @@ class Call:
     def traceparent(self) -> str:
         """The W3C ``traceparent`` of this call's span: remote code that adopts it joins this trace."""
         trace_id, span_id = self.span_ids()
-        return f"00-{trace_id}-{span_id}-{int(self.span.get_span_context().trace_flags):02x}"
+        return f"00-{trace_id}-{span_id}-{int(self.span_context().trace_flags):02x}"

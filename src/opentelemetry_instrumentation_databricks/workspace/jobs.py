@@ -38,7 +38,7 @@ from ..cost.compute import Compute, job_clusters, task_compute, task_type
 from ..tags import JOB_TAGS
 from .bodies import TRACEPARENT_PARAMETER, map_list, run_name_of, with_cluster, with_default, with_tags
 from .call import Call, Handler
-from .job_runs import observe_run, run_state
+from .job_runs import TERMINAL_LIFE_CYCLE_STATES, observe_run, run_state
 from .runs import StartedRun
 
 
@@ -132,7 +132,7 @@ def _remember_run(call: Call, run_id: Any, definition: Mapping[str, Any] | None)
     facts = {}
     if definition is not None:
         facts = {"tasks": definition.get("tasks"), "job_clusters": definition.get("job_clusters")}
-    started = StartedRun(call.span.get_span_context(), call.context, call.start, facts)
+    started = StartedRun(call.span_context(), call.context, call.start, facts)
     call.tracker.runs.start(("job_run", run_id), started)
 
 
@@ -282,9 +282,11 @@ class GetRun(RunCall):
         return str(run_id) if run_id is not None else None
 
     def response(self, call: Call, response: Any) -> None:
-        if isinstance(response, Mapping):
-            call.span.set_attribute(RUN_LIFE_CYCLE_STATE, str(run_state(response)[0]))
-            observe_run(call.tracker, response)
+        if _is_mapping(response):
+            life_cycle = run_state(response)[0]
+            call.span.set_attribute(RUN_LIFE_CYCLE_STATE, str(life_cycle))
+            if life_cycle in TERMINAL_LIFE_CYCLE_STATES:
+                observe_run(call.tracker, response)
 
 
 class ListRuns(Handler):
