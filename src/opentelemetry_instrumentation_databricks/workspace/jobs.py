@@ -110,7 +110,9 @@ def _describe_tasks(call: Call, settings: Mapping[str, Any], attributes: dict[st
     if len(compute_types) == 1:
         attributes[COMPUTE_TYPE] = compute_types.pop()
     summaries = [
-        ClusterShape.from_spec(compute.spec, cost.observed_workers(compute.cluster_id)).summary()
+        ClusterShape.from_spec(
+            compute.spec, cost.observed_workers(compute.cluster_id) if compute.cluster_id is not None else None
+        ).summary()
         for compute in shared.values()
         if compute.spec is not None
     ]
