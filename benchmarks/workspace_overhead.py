@@ -3,7 +3,8 @@
 * **client side** (precise): the real ``WorkspaceClient`` with its HTTP layer (``_BaseClient.do``) answered
   in-process by a canned response, so only the SDK's own service code and the instrumentation run. Calls:
   a route with no Databricks handler (``GET /api/2.0/preview/scim/v2/Me``), ``jobs.get_run`` of a running run,
-  and ``jobs.submit`` with tag injection into a new cluster. Floor: one SDK span with 8 attributes.
+  and ``jobs.submit`` with tag injection into a new cluster. Floor: one SDK span with 8 attributes, measured
+  in every round next to each variant.
 * **end to end** (realistic): ``jobs.get_run`` over HTTP against the emulator, bare and instrumented.
 
     python benchmarks/workspace_overhead.py [--rounds 20] [--calls 500]
@@ -63,9 +64,19 @@ def canned_response(method: str, url: str, **kwargs: object) -> dict:
     return {"userName": "bench@example.com"}
 
 
-def measure(variants: dict[str, Callable[[], object]], providers: dict, rounds: int, calls: int) -> dict:
+def measure(
+    variants: dict[str, Callable[[], object]],
+    providers: dict,
+    rounds: int,
+    calls: int,
+    floor: Callable[[], object] | None = None,
+) -> dict:
+    """Medians of interleaved rounds; the floor (when given) is measured next to every variant, so that a change
+    of machine load during the run moves it as it moves the variants."""
     instrumentor = DatabricksInstrumentor()
     samples: dict[str, list[float]] = {f"{name}/{mode}": [] for name in variants for mode in ("bare", "ours")}
+    if floor is not None:
+        samples["floor"] = []
     for _ in range(rounds):
         for name, call in variants.items():
             gc.collect()
@@ -74,6 +85,9 @@ def measure(variants: dict[str, Callable[[], object]], providers: dict, rounds: 
             gc.collect()
             samples[f"{name}/ours"].append(per_call_microseconds(call, calls))
             instrumentor.uninstrument()
+            if floor is not None:
+                gc.collect()
+                samples["floor"].append(per_call_microseconds(floor, calls))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -122,8 +136,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
             providers,
             options.rounds,
             options.calls,
+            floor,
         )
-        floor_us = statistics.median(per_call_microseconds(floor, options.calls) for _ in range(options.rounds))
+        floor_us = client_side.pop("floor")
     tracer_provider.shutdown()
 
     overhead = {

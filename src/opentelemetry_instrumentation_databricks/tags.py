@@ -97,6 +97,6 @@ def merge_tags(
         if room <= 0:
             dropped.append(key)
             continue
-        merged[key] = limits.clean_value(value)
+        merged[key] = value if len(value) <= limits.max_value_length else value[: limits.max_value_length]
         room -= 1
     return merged, dropped

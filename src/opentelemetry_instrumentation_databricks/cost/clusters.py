@@ -46,7 +46,7 @@ class ClusterShape:
         driver = spec.get("driver_node_type_id") or node_type
         autoscale = spec.get("autoscale")
         low = high = None
-        if isinstance(autoscale, Mapping):
+        if autoscale is not None and isinstance(autoscale, Mapping):
             low, high = _count(autoscale.get("min_workers")), _count(autoscale.get("max_workers"))
         if observed_workers is not None:
             workers, source = observed_workers, OBSERVED

@@ -68,12 +68,12 @@ def task_compute(
     """The compute of one task; ``cluster_specs`` knows existing clusters seen through the Clusters API."""
     key = str(task.get("task_key") or task.get("run_id") or "")
     instance = task.get("cluster_instance")
-    instance_cluster = instance.get("cluster_id") if isinstance(instance, Mapping) else None
+    instance_cluster = instance.get("cluster_id") if instance is not None and isinstance(instance, Mapping) else None
     existing = task.get("existing_cluster_id")
     if existing:
         return Compute(ALL_PURPOSE, ("existing", existing), cluster_specs.get(existing), existing)
     new_cluster = task.get("new_cluster")
-    if isinstance(new_cluster, Mapping):
+    if new_cluster is not None and isinstance(new_cluster, Mapping):
         return Compute(JOBS_CLASSIC, ("new", key), new_cluster, instance_cluster)
     job_cluster_key = task.get("job_cluster_key")
     if job_cluster_key:

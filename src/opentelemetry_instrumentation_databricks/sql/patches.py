@@ -36,7 +36,7 @@ from ..cost.estimate import CONFIGURED_SIZE
 from ..cost.metrics import CostMetrics
 from ..cost.model import CostModel, estimate_attributes
 from ..cost.warehouse_sizes import WarehouseSizes
-from ..tags import QUERY_TAGS, merge_tags, orchestration_tags
+from ..tags import QUERY_TAGS, SPAN_ID_TAG, TRACE_ID_TAG, merge_tags, orchestration_tags
 from .connection import ConnectionFacts, facts_of
 from .errors import error_facts
 from .results import returned_rows, statement_id_of
@@ -67,6 +67,14 @@ def _download_without_http_spans(wrapped: Callable[..., Any], handler: Any, args
         return wrapped(*args, **kwargs)
     finally:
         otel_context.detach(token)
+
+
+def _plain_query_tag_key(key: str) -> str | None:
+    """The opaque-id key when :func:`merge_tags` would keep it as it is next to ours (the common case: the three
+    tags of a statement without orchestration context or user tags can then be written directly), else ``None``."""
+    if len(key) > QUERY_TAGS.max_key_length or not key.isidentifier() or key in (TRACE_ID_TAG, SPAN_ID_TAG):
+        return None
+    return key
 
 
 class _Statement:
@@ -106,6 +114,7 @@ class SqlPatches:
         self._failures_logged: set[str] = set()
         self._series: dict[tuple, Mapping[str, str]] = {}
         self._tags_supported = True
+        self._opaque_tag_key = _plain_query_tag_key(settings.opaque_id_tag_key)
 
     # installation
     def install(self) -> None:
@@ -283,17 +292,15 @@ class SqlPatches:
         if facts.session_tags:
             user_tags = {**facts.session_tags, **user_tags} if user_tags else facts.session_tags
         span_context = span.get_span_context()
-        ours = orchestration_tags(
-            context,
-            opaque_id,
-            f"{span_context.trace_id:032x}",
-            f"{span_context.span_id:016x}",
-            self._settings.opaque_id_tag_key,
-        )
-        merged, dropped = merge_tags(user_tags, ours, QUERY_TAGS)
-        if dropped:
-            span.set_attribute(TAGS_DROPPED, dropped)
-            _logger.debug("query tags full (%d): left out %s", QUERY_TAGS.max_tags, dropped)
+        trace_id, span_id = f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+        if not user_tags and not context and self._opaque_tag_key is not None:
+            merged = {self._opaque_tag_key: opaque_id, TRACE_ID_TAG: trace_id, SPAN_ID_TAG: span_id}
+        else:
+            ours = orchestration_tags(context, opaque_id, trace_id, span_id, self._settings.opaque_id_tag_key)
+            merged, dropped = merge_tags(user_tags, ours, QUERY_TAGS)
+            if dropped:
+                span.set_attribute(TAGS_DROPPED, dropped)
+                _logger.debug("query tags full (%d): left out %s", QUERY_TAGS.max_tags, dropped)
         if len(args) > position:
             args = (*args[:position], merged, *args[position + 1 :])
         else:

@@ -23,10 +23,16 @@ def with_tags(
     holder: Mapping[str, Any], field: str, ours: Iterable[tuple[str, str]], limits: TagLimits, dropped: list[str]
 ) -> dict[str, Any]:
     """A copy of ``holder`` whose ``field`` tag map holds the user's tags plus as many of ours as fit."""
-    user = holder.get(field)
-    merged, left_out = merge_tags(user if isinstance(user, Mapping) else None, ours, limits)
-    dropped.extend(key for key in left_out if key not in dropped)
-    return {**holder, field: merged}
+    new = dict(holder)
+    new[field] = _merged(holder.get(field), ours, limits, dropped)
+    return new
+
+
+def _merged(user: Any, ours: Iterable[tuple[str, str]], limits: TagLimits, dropped: list[str]) -> dict[str, Any]:
+    merged, left_out = merge_tags(user if type(user) is dict or isinstance(user, Mapping) else None, ours, limits)
+    if left_out:
+        dropped.extend(key for key in left_out if key not in dropped)
+    return merged
 
 
 def with_default(holder: Mapping[str, Any], field: str, key: str, value: str) -> Mapping[str, Any]:
@@ -41,12 +47,17 @@ def with_default(holder: Mapping[str, Any], field: str, key: str, value: str) ->
 
 def cluster_with_tags(spec: Any, call: Call, dropped: list[str], traceparent: bool) -> Any:
     """A new cluster spec with our ``custom_tags`` and, for a run's own cluster, ``spark_env_vars.TRACEPARENT``."""
-    if not isinstance(spec, Mapping):
+    if not (type(spec) is dict or isinstance(spec, Mapping)):
         return spec
-    spec = with_tags(spec, "custom_tags", call.our_tags(), CLUSTER_TAGS, dropped)
+    new = dict(spec)
+    new["custom_tags"] = _merged(spec.get("custom_tags"), call.our_tags(), CLUSTER_TAGS, dropped)
     if traceparent:
-        spec = with_default(spec, "spark_env_vars", TRACEPARENT_VARIABLE, call.traceparent())
-    return spec
+        variables = spec.get("spark_env_vars")
+        if variables is None:
+            new["spark_env_vars"] = {TRACEPARENT_VARIABLE: call.traceparent()}
+        elif isinstance(variables, Mapping) and TRACEPARENT_VARIABLE not in variables:
+            new["spark_env_vars"] = {**variables, TRACEPARENT_VARIABLE: call.traceparent()}
+    return new
 
 
 def map_list(items: Any, change: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> Any:
@@ -58,9 +69,10 @@ def map_list(items: Any, change: Callable[[Mapping[str, Any]], Mapping[str, Any]
 
 def with_cluster(holder: Mapping[str, Any], call: Call, dropped: list[str], traceparent: bool) -> Mapping[str, Any]:
     """``holder`` (a task or job cluster) with its ``new_cluster`` tagged, when it has one."""
-    if not isinstance(holder.get("new_cluster"), Mapping):
+    spec = holder.get("new_cluster")
+    if not (type(spec) is dict or isinstance(spec, Mapping)):
         return holder
-    return {**holder, "new_cluster": cluster_with_tags(holder["new_cluster"], call, dropped, traceparent)}
+    return {**holder, "new_cluster": cluster_with_tags(spec, call, dropped, traceparent)}
 
 
 def run_name_of(ours: Iterable[tuple[str, str]]) -> str:

@@ -3,14 +3,16 @@
 A handler is a small object in the module of its Databricks service (``jobs.py``, ``pipelines.py``...)::
 
     class CancelRun(Handler):
-        def request(self, call: Call) -> None:
-            call.span.set_attribute(JOB_RUN_ID, call.body_value("run_id"))
+        def describe(self, call: Call, attributes: dict[str, Any]) -> None:
+            attributes[JOB_RUN_ID] = str(call.body_value("run_id"))
 
     CANCEL_RUN = CancelRun("jobs", "cancel_run")
 
-``request`` runs after the span started and before the call goes out; it may replace ``call.body`` with a new
-dict (never mutate the user's). ``response`` runs after a successful call with the decoded response. Failures in
-either are logged once and never reach the user's call.
+``describe`` runs before the span starts and adds what the request says to the span's start attributes (the
+cheapest way onto a span: no per-attribute lock). ``request`` runs after the span started and before the call goes
+out, for what needs the span's ids (tags, ``traceparent``); it may replace ``call.body`` with a new dict (never
+mutate the user's). ``response`` runs after a successful call with the decoded response. Failures in any of them
+are logged once and never reach the user's call.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, SpanContext
 
 from ..context import OrchestrationContext
 from ..tags import orchestration_tags
@@ -46,8 +48,11 @@ class Handler:
         """The id of the run a poll asks about (only for routes with ``polled_run``)."""
         return None
 
+    def describe(self, call: Call, attributes: dict[str, Any]) -> None:
+        """Add request facts to ``attributes``, the span's start attributes (``call.span`` does not exist yet)."""
+
     def request(self, call: Call) -> None:
-        """Add request facts to ``call.span``; inject tags by assigning a new ``call.body``."""
+        """Add request facts that need ``call.span``; inject tags by assigning a new ``call.body``."""
 
     def response(self, call: Call, response: Any) -> None:
         """Add response facts to ``call.span``; observe runs."""
@@ -60,6 +65,8 @@ class Call:
     """What handlers know of one ``ApiClient.do`` call."""
 
     __slots__ = (
+        "_ids",
+        "_span_context",
         "_tags",
         "body",
         "client",
@@ -107,6 +114,8 @@ class Call:
         self.opaque_id: str | None = None
         self.span: Span = None  # type: ignore[assignment]
         self._tags: list[tuple[str, str]] | None = None
+        self._ids: tuple[str, str] | None = None
+        self._span_context: SpanContext | None = None
 
     def body_value(self, name: str) -> Any:
         return self.body.get(name) if isinstance(self.body, Mapping) else None
@@ -114,20 +123,29 @@ class Call:
     def query_value(self, name: str) -> Any:
         return self.query.get(name) if isinstance(self.query, Mapping) else None
 
+    def span_context(self) -> SpanContext:
+        """The context of this call's span (looked up once)."""
+        if self._span_context is None:
+            self._span_context = self.span.get_span_context()
+        return self._span_context
+
+    def span_ids(self) -> tuple[str, str]:
+        """The trace and span id of this call's span, in hex, as tags and ``traceparent`` write them."""
+        if self._ids is None:
+            span_context = self.span_context()
+            self._ids = (f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}")
+        return self._ids
+
     def our_tags(self) -> list[tuple[str, str]]:
         """Orchestration and trace ids as ``(key, value)`` pairs, most important first."""
         if self._tags is None:
-            span_context = self.span.get_span_context()
+            trace_id, span_id = self.span_ids()
             self._tags = orchestration_tags(
-                self.context,
-                self.opaque_id,
-                f"{span_context.trace_id:032x}",
-                f"{span_context.span_id:016x}",
-                self.tracker.settings.opaque_id_tag_key,
+                self.context, self.opaque_id, trace_id, span_id, self.tracker.settings.opaque_id_tag_key
             )
         return self._tags
 
     def traceparent(self) -> str:
         """The W3C ``traceparent`` of this call's span: remote code that adopts it joins this trace."""
-        span_context = self.span.get_span_context()
-        return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{int(span_context.trace_flags):02x}"
+        trace_id, span_id = self.span_ids()
+        return f"00-{trace_id}-{span_id}-{int(self.span_context().trace_flags):02x}"

@@ -33,33 +33,45 @@ from ..attributes import (
     RUN_LIFE_CYCLE_STATE,
     TAGS_DROPPED,
 )
-from ..cost.compute import job_clusters, task_compute, task_type
+from ..cost.clusters import ClusterShape
+from ..cost.compute import Compute, job_clusters, task_compute, task_type
 from ..tags import JOB_TAGS
 from .bodies import TRACEPARENT_PARAMETER, map_list, run_name_of, with_cluster, with_default, with_tags
 from .call import Call, Handler
-from .job_runs import observe_run, run_state
+from .job_runs import TERMINAL_LIFE_CYCLE_STATES, observe_run, run_state
 from .runs import StartedRun
 
 
 # request side
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _tagged_clusters(items: Any, call: Call, dropped: list[str], traceparent: bool) -> Any:
+    """A new list of ``items`` (tasks or job clusters) with each ``new_cluster`` tagged; a non-list as it was."""
+    if not isinstance(items, list):
+        return items
+    return [with_cluster(item, call, dropped, traceparent) if _is_mapping(item) else item for item in items]
+
+
 def _tagged_tasks(body: Mapping[str, Any], call: Call, dropped: list[str], traceparent: bool) -> dict[str, Any]:
     """``body`` with the clusters of its tasks and job clusters (and a legacy top-level cluster) tagged."""
     new = dict(body)
     if "tasks" in body:
-        new["tasks"] = map_list(body["tasks"], lambda task: with_cluster(task, call, dropped, traceparent))
+        new["tasks"] = _tagged_clusters(body["tasks"], call, dropped, traceparent)
     if "job_clusters" in body:
-        new["job_clusters"] = map_list(body["job_clusters"], lambda jc: with_cluster(jc, call, dropped, traceparent))
-    if isinstance(body.get("new_cluster"), Mapping):
+        new["job_clusters"] = _tagged_clusters(body["job_clusters"], call, dropped, traceparent)
+    if _is_mapping(body.get("new_cluster")):
         new = dict(with_cluster(new, call, dropped, traceparent))
     return new
 
 
 def _with_task_parameters(task: Mapping[str, Any], traceparent: str) -> Mapping[str, Any]:
     notebook = task.get("notebook_task")
-    if isinstance(notebook, Mapping):
+    if _is_mapping(notebook):
         task = {**task, "notebook_task": with_default(notebook, "base_parameters", TRACEPARENT_PARAMETER, traceparent)}
     wheel = task.get("python_wheel_task")
-    if isinstance(wheel, Mapping) and not wheel.get("parameters"):
+    if _is_mapping(wheel) and not wheel.get("parameters"):
         task = {
             **task,
             "python_wheel_task": with_default(wheel, "named_parameters", TRACEPARENT_PARAMETER, traceparent),
@@ -67,32 +79,45 @@ def _with_task_parameters(task: Mapping[str, Any], traceparent: str) -> Mapping[
     return task
 
 
-def _describe_tasks(call: Call, settings: Mapping[str, Any]) -> None:
-    """Task keys and types, compute types and cluster summaries of a job or run definition, on the call span."""
+def _describe_tasks(call: Call, settings: Mapping[str, Any], attributes: dict[str, Any]) -> None:
+    """Task keys and types, compute types and cluster summaries of a job or run definition, into ``attributes``.
+
+    Tags and trace context never change what this reads, so it runs on the user's body before the span starts."""
     tasks = settings.get("tasks")
-    tasks = [task for task in tasks if isinstance(task, Mapping)] if isinstance(tasks, list) else []
+    tasks = [task for task in tasks if _is_mapping(task)] if isinstance(tasks, list) else []
     if not tasks and task_type(settings):
         tasks = [settings]
     if not tasks:
         return
-    tracker = call.tracker
+    cost = call.tracker.cost
     clusters = job_clusters(settings)
-    computes = [task_compute(task, clusters, tracker.cost.clusters) for task in tasks]
-    span = call.span
-    keys = [str(task.get("task_key")) for task in tasks if task.get("task_key")]
+    keys = []
+    types = set()
+    compute_types = set()
+    shared: dict[tuple[str, str], Compute] = {}
+    for task in tasks:
+        key = task.get("task_key")
+        if key:
+            keys.append(str(key))
+        types.add(task_type(task) or "unknown")
+        compute = task_compute(task, clusters, cost.clusters)
+        if compute.compute_type:
+            compute_types.add(compute.compute_type)
+        shared[compute.group] = compute
     if keys:
-        span.set_attribute(JOB_TASK_KEYS, keys)
-    span.set_attribute(JOB_TASK_TYPES, sorted({task_type(task) or "unknown" for task in tasks}))
-    compute_types = sorted({compute.compute_type for compute in computes if compute.compute_type})
+        attributes[JOB_TASK_KEYS] = keys
+    attributes[JOB_TASK_TYPES] = sorted(types)
     if len(compute_types) == 1:
-        span.set_attribute(COMPUTE_TYPE, compute_types[0])
-    summaries = []
-    for compute in {c.group: c for c in computes}.values():
-        if compute.spec is not None:
-            shape, _ = tracker.cost.cluster_rate(compute.spec, compute.cluster_id)
-            summaries.append(shape.summary())
+        attributes[COMPUTE_TYPE] = compute_types.pop()
+    summaries = [
+        ClusterShape.from_spec(
+            compute.spec, cost.observed_workers(compute.cluster_id) if compute.cluster_id is not None else None
+        ).summary()
+        for compute in shared.values()
+        if compute.spec is not None
+    ]
     if summaries:
-        span.set_attribute(CLUSTER_SUMMARY, summaries)
+        attributes[CLUSTER_SUMMARY] = summaries
 
 
 def _set_dropped(call: Call, dropped: list[str]) -> None:
@@ -104,12 +129,13 @@ def _remember_run(call: Call, run_id: Any, definition: Mapping[str, Any] | None)
     """Record the run this call started, with the tasks it defined (``list_runs`` pages carry no tasks)."""
     if run_id is None:
         return
-    call.span.set_attribute(JOB_RUN_ID, str(run_id))
+    run_id = str(run_id)
+    call.span.set_attribute(JOB_RUN_ID, run_id)
     facts = {}
     if definition is not None:
         facts = {"tasks": definition.get("tasks"), "job_clusters": definition.get("job_clusters")}
-    started = StartedRun(call.span.get_span_context(), call.context, call.start, facts)
-    call.tracker.runs.start(("job_run", str(run_id)), started)
+    started = StartedRun(call.span_context(), call.context, call.start, facts)
+    call.tracker.runs.start(("job_run", run_id), started)
 
 
 class SubmitRun(Handler):
@@ -118,9 +144,17 @@ class SubmitRun(Handler):
     starts_work = True
     __slots__ = ()
 
+    def describe(self, call: Call, attributes: dict[str, Any]) -> None:
+        body = call.body
+        if not _is_mapping(body):
+            return
+        if body.get("run_name"):
+            attributes[JOB_RUN_NAME] = str(body["run_name"])
+        _describe_tasks(call, body, attributes)
+
     def request(self, call: Call) -> None:
         body = call.body
-        if not isinstance(body, Mapping):
+        if not _is_mapping(body):
             return
         settings = call.tracker.settings
         if settings.inject_tags:
@@ -133,15 +167,13 @@ class SubmitRun(Handler):
                     del new["tasks"]
             if not body.get("run_name"):
                 new["run_name"] = run_name_of(call.our_tags())
+                call.span.set_attribute(JOB_RUN_NAME, new["run_name"])
             _set_dropped(call, dropped)
-            call.body = body = new
-        if body.get("run_name"):
-            call.span.set_attribute(JOB_RUN_NAME, str(body["run_name"]))
-        _describe_tasks(call, body)
+            call.body = new
 
     def response(self, call: Call, response: Any) -> None:
-        if isinstance(response, Mapping):
-            _remember_run(call, response.get("run_id"), call.body if isinstance(call.body, Mapping) else None)
+        if _is_mapping(response):
+            _remember_run(call, response.get("run_id"), call.body if _is_mapping(call.body) else None)
 
 
 class RunNow(Handler):
@@ -150,16 +182,18 @@ class RunNow(Handler):
     starts_work = True
     __slots__ = ()
 
-    def request(self, call: Call) -> None:
+    def describe(self, call: Call, attributes: dict[str, Any]) -> None:
         job_id = call.body_value("job_id")
         if job_id is not None:
-            call.span.set_attribute(JOB_ID, str(job_id))
+            attributes[JOB_ID] = str(job_id)
+
+    def request(self, call: Call) -> None:
         settings = call.tracker.settings
-        if settings.inject_tags and settings.trace_context_parameters and isinstance(call.body, Mapping):
+        if settings.inject_tags and settings.trace_context_parameters and _is_mapping(call.body):
             call.body = with_default(call.body, "job_parameters", TRACEPARENT_PARAMETER, call.traceparent())
 
     def response(self, call: Call, response: Any) -> None:
-        if isinstance(response, Mapping):
+        if _is_mapping(response):
             _remember_run(call, response.get("run_id"), None)
 
 
@@ -173,27 +207,35 @@ class WriteJob(Handler):
         self.settings_field = settings_field
         self.partial = partial
 
-    def request(self, call: Call) -> None:
+    def _settings(self, body: Any) -> Mapping[str, Any] | None:
+        if not _is_mapping(body):
+            return None
+        settings = body.get(self.settings_field) if self.settings_field else body
+        return settings if _is_mapping(settings) else None
+
+    def describe(self, call: Call, attributes: dict[str, Any]) -> None:
         body = call.body
-        if not isinstance(body, Mapping):
+        if not _is_mapping(body):
             return
         if body.get("job_id") is not None:
-            call.span.set_attribute(JOB_ID, str(body["job_id"]))
-        settings = body.get(self.settings_field) if self.settings_field else body
-        if not isinstance(settings, Mapping):
+            attributes[JOB_ID] = str(body["job_id"])
+        settings = self._settings(body)
+        if settings is not None:
+            _describe_tasks(call, settings, attributes)
+
+    def request(self, call: Call) -> None:
+        settings = self._settings(call.body)
+        if settings is None or not call.tracker.settings.inject_tags:
             return
-        if call.tracker.settings.inject_tags:
-            dropped: list[str] = []
-            new = _tagged_tasks(settings, call, dropped, traceparent=False)
-            if not self.partial or isinstance(settings.get("tags"), Mapping):
-                new = with_tags(new, "tags", call.our_tags(), JOB_TAGS, dropped)
-            _set_dropped(call, dropped)
-            call.body = {**body, self.settings_field: new} if self.settings_field else new
-            settings = new
-        _describe_tasks(call, settings)
+        dropped: list[str] = []
+        new = _tagged_tasks(settings, call, dropped, traceparent=False)
+        if not self.partial or _is_mapping(settings.get("tags")):
+            new = with_tags(new, "tags", call.our_tags(), JOB_TAGS, dropped)
+        _set_dropped(call, dropped)
+        call.body = {**call.body, self.settings_field: new} if self.settings_field else new
 
     def response(self, call: Call, response: Any) -> None:
-        if isinstance(response, Mapping) and response.get("job_id") is not None:
+        if _is_mapping(response) and response.get("job_id") is not None:
             call.span.set_attribute(JOB_ID, str(response["job_id"]))
 
 
@@ -202,10 +244,10 @@ class RunCall(Handler):
 
     __slots__ = ()
 
-    def request(self, call: Call) -> None:
+    def describe(self, call: Call, attributes: dict[str, Any]) -> None:
         run_id = call.query_value("run_id") or call.body_value("run_id")
         if run_id is not None:
-            call.span.set_attribute(JOB_RUN_ID, str(run_id))
+            attributes[JOB_RUN_ID] = str(run_id)
 
 
 class JobCall(Handler):
@@ -213,10 +255,10 @@ class JobCall(Handler):
 
     __slots__ = ()
 
-    def request(self, call: Call) -> None:
+    def describe(self, call: Call, attributes: dict[str, Any]) -> None:
         job_id = call.query_value("job_id") or call.body_value("job_id")
         if job_id is not None:
-            call.span.set_attribute(JOB_ID, str(job_id))
+            attributes[JOB_ID] = str(job_id)
 
 
 class RepairRun(RunCall):
@@ -242,9 +284,11 @@ class GetRun(RunCall):
         return str(run_id) if run_id is not None else None
 
     def response(self, call: Call, response: Any) -> None:
-        if isinstance(response, Mapping):
-            call.span.set_attribute(RUN_LIFE_CYCLE_STATE, str(run_state(response)[0]))
-            observe_run(call.tracker, response)
+        if _is_mapping(response):
+            life_cycle = run_state(response)[0]
+            call.span.set_attribute(RUN_LIFE_CYCLE_STATE, str(life_cycle))
+            if life_cycle in TERMINAL_LIFE_CYCLE_STATES:
+                observe_run(call.tracker, response)
 
 
 class ListRuns(Handler):
@@ -252,10 +296,10 @@ class ListRuns(Handler):
 
     __slots__ = ()
 
-    def request(self, call: Call) -> None:
+    def describe(self, call: Call, attributes: dict[str, Any]) -> None:
         job_id = call.query_value("job_id")
         if job_id is not None:
-            call.span.set_attribute(JOB_ID, str(job_id))
+            attributes[JOB_ID] = str(job_id)
 
     def response(self, call: Call, response: Any) -> None:
         runs = response.get("runs") if isinstance(response, Mapping) else None

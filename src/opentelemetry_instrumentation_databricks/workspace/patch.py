@@ -142,6 +142,10 @@ class WorkspacePatches:
         if handler.starts_work:
             call.opaque_id = new_opaque_id()
             attributes[OPAQUE_ID] = call.opaque_id
+        try:
+            handler.describe(call, attributes)
+        except Exception:
+            self.tracker.log_once(f"{handler.span_name} describe")
         parent = None
         if handler.polled_run is not None and self._poll_spans != "caller":
             parent = self._poll_parent(handler, match.params, query)
