@@ -57,12 +57,12 @@ def test_every_duration_recorded_before_a_collection_is_in_it():
     assert abs(dbu.value - 0.4) < 1e-9
 
 
-def test_a_full_buffer_is_recorded_by_the_caller_so_nothing_waits_unbounded():
+def test_past_a_full_buffer_each_caller_records_its_own_duration_and_none_is_lost():
     reader = InMemoryMetricReader()
     metrics = CostMetrics(MeterProvider(metric_readers=[reader]).get_meter("test"))
     for _ in range(MAX_PENDING_DURATIONS * 2 + 5):
         metrics.record(0.01, 0.0, 0.0, ATTRIBUTES)
-    assert len(metrics._pending) == 5
+    assert len(metrics._pending) == MAX_PENDING_DURATIONS
     (histogram,) = _points(reader, "db.client.operation.duration")
     assert histogram.count == MAX_PENDING_DURATIONS * 2 + 5
 

@@ -11,8 +11,9 @@ series marked ``otel.metric.overflow=true``, as the SDK does for its own cardina
 Durations are recorded into the ``db.client.operation.duration`` histogram when the reader collects too: the hot
 path appends ``(seconds, attributes)`` to a buffer, and the DBU counter's callback (which every collection runs
 before it reads the histogram's storage) records them, so each collection sees every duration that ended before
-it, like a direct ``record()``. The buffer holds at most ``MAX_PENDING_DURATIONS``; when full, the caller records
-them at once (nothing is dropped). Shutting the meter provider down collects once more, so nothing is lost at exit.
+it, like a direct ``record()``. The buffer holds at most ``MAX_PENDING_DURATIONS``; while it is full (no reader
+collected for that many operations), each caller records its own duration directly, like a direct ``record()``:
+nothing is dropped and no single call pays for the whole buffer. Shutting the meter provider down collects once more, so nothing is lost at exit.
 What differs from a direct record: the work runs on the reader's thread instead of the caller's, and a
 histogram exemplar (off the caller's span anyway: the statement span has ended) carries no span context.
 """
@@ -65,10 +66,11 @@ class CostMetrics:
             totals[0] += dbu
             totals[1] += dollars
             pending = self._pending
-            pending.append((seconds, attributes))
             full = len(pending) >= MAX_PENDING_DURATIONS
+            if not full:
+                pending.append((seconds, attributes))
         if full:
-            self.record_durations()
+            self.duration.record(seconds, attributes)
 
     def _series(self, attributes: Mapping[str, str]) -> list:
         key = tuple(attributes.items())
