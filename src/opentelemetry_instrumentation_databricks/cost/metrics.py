@@ -13,7 +13,8 @@ path appends ``(seconds, attributes)`` to a buffer, and the DBU counter's callba
 before it reads the histogram's storage) records them, so each collection sees every duration that ended before
 it, like a direct ``record()``. The buffer holds at most ``MAX_PENDING_DURATIONS``; while it is full (no reader
 collected for that many operations), each caller records its own duration directly, like a direct ``record()``:
-nothing is dropped and no single call pays for the whole buffer. Shutting the meter provider down collects once more, so nothing is lost at exit.
+nothing is dropped and no single call pays for the whole buffer. Shutting the meter provider down collects once
+more, so nothing is lost at exit.
 What differs from a direct record: the work runs on the reader's thread instead of the caller's, and a
 histogram exemplar (off the caller's span anyway: the statement span has ended) carries no span context.
 """
