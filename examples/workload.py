@@ -232,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workload = Workload(ws.workspace_client(), ws.sql_connect)
             for _ in range(options.rounds):
                 workload.run_round()
+            tracer_provider.force_flush()  # pipeline update spans wait for their end event on a background thread
             print_spans(spans.get_finished_spans())
             print_totals(spans.get_finished_spans())
             print(
