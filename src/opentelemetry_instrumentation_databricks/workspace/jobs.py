@@ -33,7 +33,7 @@ from ..attributes import (
     RUN_LIFE_CYCLE_STATE,
     TAGS_DROPPED,
 )
-from ..cost.clusters import ClusterShape
+from ..cost.clusters import cluster_summary
 from ..cost.compute import Compute, job_clusters, task_compute, task_type
 from ..tags import JOB_TAGS
 from .bodies import TRACEPARENT_PARAMETER, map_list, run_name_of, with_cluster, with_default, with_tags
@@ -110,9 +110,9 @@ def _describe_tasks(call: Call, settings: Mapping[str, Any], attributes: dict[st
     if len(compute_types) == 1:
         attributes[COMPUTE_TYPE] = compute_types.pop()
     summaries = [
-        ClusterShape.from_spec(
+        cluster_summary(
             compute.spec, cost.observed_workers(compute.cluster_id) if compute.cluster_id is not None else None
-        ).summary()
+        )
         for compute in shared.values()
         if compute.spec is not None
     ]
