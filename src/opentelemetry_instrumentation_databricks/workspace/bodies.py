@@ -29,7 +29,9 @@ def with_tags(
 
 
 def _merged(user: Any, ours: Iterable[tuple[str, str]], limits: TagLimits, dropped: list[str]) -> dict[str, Any]:
-    merged, left_out = merge_tags(user if type(user) is dict or isinstance(user, Mapping) else None, ours, limits)
+    if user is not None and not (type(user) is dict or isinstance(user, Mapping)):
+        user = None
+    merged, left_out = merge_tags(user, ours, limits)
     if left_out:
         dropped.extend(key for key in left_out if key not in dropped)
     return merged
