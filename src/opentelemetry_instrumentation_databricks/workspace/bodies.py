@@ -69,14 +69,6 @@ def map_list(items: Any, change: Callable[[Mapping[str, Any]], Mapping[str, Any]
     return [change(item) if isinstance(item, Mapping) else item for item in items]
 
 
-def with_cluster(holder: Mapping[str, Any], call: Call, dropped: list[str], traceparent: bool) -> Mapping[str, Any]:
-    """``holder`` (a task or job cluster) with its ``new_cluster`` tagged, when it has one."""
-    spec = holder.get("new_cluster")
-    if not (type(spec) is dict or isinstance(spec, Mapping)):
-        return holder
-    return {**holder, "new_cluster": cluster_with_tags(spec, call, dropped, traceparent)}
-
-
 def run_name_of(ours: Iterable[tuple[str, str]]) -> str:
     """``dagster_job_name=nightly dagster_run_id=42 ... otel_trace_id=...``: a name Databricks keeps with the run."""
     return " ".join(f"{key}={value}" for key, value in ours)[:MAX_RUN_NAME_LENGTH]

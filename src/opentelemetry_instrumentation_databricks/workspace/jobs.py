@@ -36,7 +36,7 @@ from ..attributes import (
 from ..cost.clusters import cluster_summary
 from ..cost.compute import Compute, job_clusters, task_compute, task_type
 from ..tags import JOB_TAGS
-from .bodies import TRACEPARENT_PARAMETER, map_list, run_name_of, with_cluster, with_default, with_tags
+from .bodies import TRACEPARENT_PARAMETER, cluster_with_tags, map_list, run_name_of, with_default, with_tags
 from .call import Call, Handler
 from .job_runs import TERMINAL_LIFE_CYCLE_STATES, observe_run, run_state
 from .runs import StartedRun
@@ -51,7 +51,14 @@ def _tagged_clusters(items: Any, call: Call, dropped: list[str], traceparent: bo
     """A new list of ``items`` (tasks or job clusters) with each ``new_cluster`` tagged; a non-list as it was."""
     if not isinstance(items, list):
         return items
-    return [with_cluster(item, call, dropped, traceparent) if _is_mapping(item) else item for item in items]
+    tagged = []
+    for item in items:
+        if type(item) is dict or isinstance(item, Mapping):
+            spec = item.get("new_cluster")
+            if type(spec) is dict or isinstance(spec, Mapping):
+                item = {**item, "new_cluster": cluster_with_tags(spec, call, dropped, traceparent)}
+        tagged.append(item)
+    return tagged
 
 
 def _tagged_tasks(body: Mapping[str, Any], call: Call, dropped: list[str], traceparent: bool) -> dict[str, Any]:
@@ -61,8 +68,9 @@ def _tagged_tasks(body: Mapping[str, Any], call: Call, dropped: list[str], trace
         new["tasks"] = _tagged_clusters(body["tasks"], call, dropped, traceparent)
     if "job_clusters" in body:
         new["job_clusters"] = _tagged_clusters(body["job_clusters"], call, dropped, traceparent)
-    if _is_mapping(body.get("new_cluster")):
-        new = dict(with_cluster(new, call, dropped, traceparent))
+    spec = body.get("new_cluster")
+    if type(spec) is dict or isinstance(spec, Mapping):
+        new["new_cluster"] = cluster_with_tags(spec, call, dropped, traceparent)
     return new
 
 
