@@ -1,4 +1,5 @@
 import logging
+from dataclasses import fields
 
 import pytest
 
@@ -10,6 +11,7 @@ from opentelemetry_instrumentation_databricks.cost.clusters import (
     cluster_rate,
     cluster_summary,
 )
+from opentelemetry_instrumentation_databricks.cost.compute import Compute, task_compute, task_compute_facts
 from opentelemetry_instrumentation_databricks.cost.node_types import NODE_TYPE_DBU_PER_HOUR, NodeTypeRates
 
 
@@ -145,3 +147,24 @@ def test_cluster_summary_cache_stays_bounded() -> None:
     for workers in range(MAX_CACHED_SUMMARIES * 2):
         assert cluster_summary({"node_type_id": "i3.xlarge", "num_workers": workers}).startswith("i3.xlarge + ")
     assert len(clusters_module._summaries) <= MAX_CACHED_SUMMARIES
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        {"task_key": "a", "existing_cluster_id": "c-1"},
+        {"task_key": "b", "new_cluster": {"node_type_id": "i3.xlarge"}, "cluster_instance": {"cluster_id": "c-2"}},
+        {"task_key": "c", "job_cluster_key": "shared"},
+        {"task_key": "d", "sql_task": {"warehouse_id": "w-1"}},
+        {"task_key": "e", "pipeline_task": {"pipeline_id": "p"}},
+        {"task_key": "f", "notebook_task": {"notebook_path": "/n"}},
+    ],
+)
+def test_task_compute_facts_are_the_fields_of_task_compute_in_order(task: dict) -> None:
+    clusters = {"shared": {"node_type_id": "m5.large"}}
+    specs = {"c-1": {"node_type_id": "r5.large"}}
+    assert task_compute_facts(task, clusters, specs) == astuple_of(task_compute(task, clusters, specs))
+
+
+def astuple_of(compute: Compute) -> tuple:
+    return tuple(getattr(compute, field.name) for field in fields(compute))

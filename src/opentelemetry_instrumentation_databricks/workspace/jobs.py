@@ -34,7 +34,7 @@ from ..attributes import (
     TAGS_DROPPED,
 )
 from ..cost.clusters import cluster_summary
-from ..cost.compute import Compute, job_clusters, task_compute, task_type
+from ..cost.compute import job_clusters, task_compute_facts, task_type
 from ..tags import JOB_TAGS
 from .bodies import TRACEPARENT_PARAMETER, cluster_with_tags, map_list, run_name_of, with_default, with_tags
 from .call import Call, Handler
@@ -98,31 +98,29 @@ def _describe_tasks(call: Call, settings: Mapping[str, Any], attributes: dict[st
     if not tasks:
         return
     cost = call.tracker.cost
-    clusters = job_clusters(settings)
+    clusters = job_clusters(settings) if "job_clusters" in settings else {}
     keys = []
     types = set()
     compute_types = set()
-    shared: dict[tuple[str, str], Compute] = {}
+    specs: dict[tuple[str, str], tuple[Mapping[str, Any] | None, str | None]] = {}
     for task in tasks:
         key = task.get("task_key")
         if key:
             keys.append(str(key))
         types.add(task_type(task) or "unknown")
-        compute = task_compute(task, clusters, cost.clusters)
-        if compute.compute_type:
-            compute_types.add(compute.compute_type)
-        shared[compute.group] = compute
+        compute_type, group, spec, cluster_id, _, _ = task_compute_facts(task, clusters, cost.clusters)
+        if compute_type:
+            compute_types.add(compute_type)
+        specs[group] = (spec, cluster_id)
     if keys:
         attributes[JOB_TASK_KEYS] = keys
     attributes[JOB_TASK_TYPES] = sorted(types)
     if len(compute_types) == 1:
         attributes[COMPUTE_TYPE] = compute_types.pop()
     summaries = [
-        cluster_summary(
-            compute.spec, cost.observed_workers(compute.cluster_id) if compute.cluster_id is not None else None
-        )
-        for compute in shared.values()
-        if compute.spec is not None
+        cluster_summary(spec, cost.observed_workers(cluster_id) if cluster_id is not None else None)
+        for spec, cluster_id in specs.values()
+        if spec is not None
     ]
     if summaries:
         attributes[CLUSTER_SUMMARY] = summaries
