@@ -77,7 +77,7 @@ def task_compute_facts(
     if existing:
         return ALL_PURPOSE, ("existing", existing), cluster_specs.get(existing), existing, None, False
     new_cluster = task.get("new_cluster")
-    if new_cluster is not None and isinstance(new_cluster, Mapping):
+    if new_cluster is not None and (type(new_cluster) is dict or isinstance(new_cluster, Mapping)):
         return JOBS_CLASSIC, ("new", key), new_cluster, instance_cluster, None, False
     job_cluster_key = task.get("job_cluster_key")
     if job_cluster_key:

@@ -55,7 +55,7 @@ def _tagged_clusters(items: Any, call: Call, dropped: list[str], traceparent: bo
     for item in items:
         if type(item) is dict or isinstance(item, Mapping):
             spec = item.get("new_cluster")
-            if type(spec) is dict or isinstance(spec, Mapping):
+            if spec is not None and (type(spec) is dict or isinstance(spec, Mapping)):
                 item = {**item, "new_cluster": cluster_with_tags(spec, call, dropped, traceparent)}
         tagged.append(item)
     return tagged
@@ -69,7 +69,7 @@ def _tagged_tasks(body: Mapping[str, Any], call: Call, dropped: list[str], trace
     if "job_clusters" in body:
         new["job_clusters"] = _tagged_clusters(body["job_clusters"], call, dropped, traceparent)
     spec = body.get("new_cluster")
-    if type(spec) is dict or isinstance(spec, Mapping):
+    if spec is not None and (type(spec) is dict or isinstance(spec, Mapping)):
         new["new_cluster"] = cluster_with_tags(spec, call, dropped, traceparent)
     return new
 
