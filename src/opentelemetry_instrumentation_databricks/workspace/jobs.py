@@ -92,7 +92,9 @@ def _describe_tasks(call: Call, settings: Mapping[str, Any], attributes: dict[st
 
     Tags and trace context never change what this reads, so it runs on the user's body before the span starts."""
     tasks = settings.get("tasks")
-    tasks = [task for task in tasks if _is_mapping(task)] if isinstance(tasks, list) else []
+    tasks = (
+        [task for task in tasks if type(task) is dict or isinstance(task, Mapping)] if isinstance(tasks, list) else []
+    )
     if not tasks and task_type(settings):
         tasks = [settings]
     if not tasks:
