@@ -88,15 +88,16 @@ def merge_tags(
     tags and the keys of ours left out."""
     merged: dict[str, str | None] = dict(user_tags) if user_tags else {}
     room = limits.max_tags - len(merged)
+    max_key, max_value = limits.max_key_length, limits.max_value_length
     dropped = []
     for key, value in ours:
-        if len(key) > limits.max_key_length or not key.isidentifier():
+        if len(key) > max_key or not key.isidentifier():
             key = limits.clean_key(key)
         if key in merged:
             continue
         if room <= 0:
             dropped.append(key)
             continue
-        merged[key] = value if len(value) <= limits.max_value_length else value[: limits.max_value_length]
+        merged[key] = value if len(value) <= max_value else value[:max_value]
         room -= 1
     return merged, dropped

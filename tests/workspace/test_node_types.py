@@ -1,9 +1,17 @@
 import logging
+from dataclasses import fields
 
 import pytest
 
 from opentelemetry_instrumentation_databricks.config import ConfigurationError, Settings
-from opentelemetry_instrumentation_databricks.cost.clusters import ClusterShape, cluster_rate
+from opentelemetry_instrumentation_databricks.cost import clusters as clusters_module
+from opentelemetry_instrumentation_databricks.cost.clusters import (
+    MAX_CACHED_SUMMARIES,
+    ClusterShape,
+    cluster_rate,
+    cluster_summary,
+)
+from opentelemetry_instrumentation_databricks.cost.compute import Compute, task_compute, task_compute_facts
 from opentelemetry_instrumentation_databricks.cost.node_types import NODE_TYPE_DBU_PER_HOUR, NodeTypeRates
 
 
@@ -120,3 +128,43 @@ def test_dollars_per_dbu_overrides_one_family_and_keeps_the_rest():
     settings = Settings.load({}, {"OTEL_INSTRUMENTATION_DATABRICKS_DOLLARS_PER_DBU": '{"jobs_classic": 0.1}'})
     assert settings.dollars_per_dbu["jobs_classic"] == 0.1
     assert settings.dollars_per_dbu["all_purpose"] == 0.55
+
+
+def test_cluster_summary_cache_tells_apart_shapes_that_differ_only_in_a_value_type() -> None:
+    whole = {"node_type_id": "i3.xlarge", "num_workers": 1}
+    flag = {"node_type_id": "i3.xlarge", "num_workers": True}
+    assert cluster_summary(whole) == ClusterShape.from_spec(whole).summary() == "i3.xlarge + 1 x i3.xlarge"
+    assert cluster_summary(flag) == ClusterShape.from_spec(flag).summary() == "i3.xlarge + 0 x i3.xlarge"
+    assert cluster_summary(whole, observed_workers=5) == "i3.xlarge + 5 x i3.xlarge"
+
+
+def test_cluster_summary_of_a_spec_with_an_unhashable_value_is_computed_uncached() -> None:
+    spec = {"node_type_id": "i3.xlarge", "num_workers": 2, "spark_version": ["15.4.x-photon-scala2.12"]}
+    assert cluster_summary(spec) == ClusterShape.from_spec(spec).summary()
+
+
+def test_cluster_summary_cache_stays_bounded() -> None:
+    for workers in range(MAX_CACHED_SUMMARIES * 2):
+        assert cluster_summary({"node_type_id": "i3.xlarge", "num_workers": workers}).startswith("i3.xlarge + ")
+    assert len(clusters_module._summaries) <= MAX_CACHED_SUMMARIES
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        {"task_key": "a", "existing_cluster_id": "c-1"},
+        {"task_key": "b", "new_cluster": {"node_type_id": "i3.xlarge"}, "cluster_instance": {"cluster_id": "c-2"}},
+        {"task_key": "c", "job_cluster_key": "shared"},
+        {"task_key": "d", "sql_task": {"warehouse_id": "w-1"}},
+        {"task_key": "e", "pipeline_task": {"pipeline_id": "p"}},
+        {"task_key": "f", "notebook_task": {"notebook_path": "/n"}},
+    ],
+)
+def test_task_compute_facts_are_the_fields_of_task_compute_in_order(task: dict) -> None:
+    clusters = {"shared": {"node_type_id": "m5.large"}}
+    specs = {"c-1": {"node_type_id": "r5.large"}}
+    assert task_compute_facts(task, clusters, specs) == astuple_of(task_compute(task, clusters, specs))
+
+
+def astuple_of(compute: Compute) -> tuple:
+    return tuple(getattr(compute, field.name) for field in fields(compute))

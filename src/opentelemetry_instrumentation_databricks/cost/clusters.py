@@ -6,6 +6,7 @@ A spec is the dict the Clusters, Jobs and Pipelines APIs use (``node_type_id``, 
     shape = ClusterShape.from_spec({"node_type_id": "i3.xlarge", "autoscale": {"min_workers": 2, "max_workers": 8}})
     rate = cluster_rate(shape, NodeTypeRates(), photon_multiplier=2.0)
     rate.dbu_per_hour, rate.min_dbu_per_hour, rate.max_dbu_per_hour  # 6.0, 3.0, 9.0
+    cluster_summary({"node_type_id": "i3.xlarge", "num_workers": 2})  # 'i3.xlarge + 2 x i3.xlarge', cached
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from .node_types import NodeTypeRates
 FIXED = "fixed"
 OBSERVED = "observed"
 AUTOSCALE_RANGE = "autoscale_range"
+MAX_CACHED_SUMMARIES = 256
+"""Distinct cluster shapes whose summary line is kept; past that the cache is emptied and refilled."""
+
+_summaries: dict[tuple[Any, ...], str] = {}
 
 
 def _count(value: Any) -> int | None:
@@ -73,6 +78,44 @@ class ClusterShape:
         driver = self.driver_node_type or node
         text = f"{driver} + {self.workers_text} x {node}"
         return f"{text} photon" if self.photon else text
+
+
+def _summary_key(spec: Mapping[str, Any], observed_workers: int | None) -> tuple[Any, ...]:
+    """Every field :meth:`ClusterShape.from_spec` reads, with the types of those whose type changes the shape."""
+    get = spec.get
+    workers = get("num_workers")
+    autoscale = get("autoscale")
+    if autoscale is not None and isinstance(autoscale, Mapping):
+        low, high = autoscale.get("min_workers"), autoscale.get("max_workers")
+        autoscale = (low, type(low), high, type(high))
+    return (
+        get("node_type_id"),
+        get("driver_node_type_id"),
+        workers,
+        type(workers),
+        autoscale,
+        observed_workers,
+        get("runtime_engine"),
+        get("spark_version"),
+        get("photon") is True,
+        get("instance_pool_id"),
+        get("driver_instance_pool_id"),
+    )
+
+
+def cluster_summary(spec: Mapping[str, Any], observed_workers: int | None = None) -> str:
+    """``ClusterShape.from_spec(spec, observed_workers).summary()``, remembered per distinct shape (bounded)."""
+    try:
+        key = _summary_key(spec, observed_workers)
+        summary = _summaries.get(key)
+    except TypeError:  # an unhashable field value: not cached
+        return ClusterShape.from_spec(spec, observed_workers).summary()
+    if summary is None:
+        summary = ClusterShape.from_spec(spec, observed_workers).summary()
+        if len(_summaries) >= MAX_CACHED_SUMMARIES:
+            _summaries.clear()
+        _summaries[key] = summary
+    return summary
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,28 +62,45 @@ def job_clusters(settings: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     }
 
 
-def task_compute(
+ComputeFacts = tuple[str | None, tuple[str, str], "Mapping[str, Any] | None", str | None, str | None, bool]
+"""The fields of a :class:`Compute`, in order, as a plain tuple (cheaper to build on the hot path)."""
+
+
+def task_compute_facts(
     task: Mapping[str, Any], clusters: Mapping[str, Mapping[str, Any]], cluster_specs: ClusterSpecs
-) -> Compute:
-    """The compute of one task; ``cluster_specs`` knows existing clusters seen through the Clusters API."""
+) -> ComputeFacts:
+    """:func:`task_compute` as a tuple: ``(compute_type, group, spec, cluster_id, warehouse_id, billed_elsewhere)``."""
     key = str(task.get("task_key") or task.get("run_id") or "")
     instance = task.get("cluster_instance")
     instance_cluster = instance.get("cluster_id") if instance is not None and isinstance(instance, Mapping) else None
     existing = task.get("existing_cluster_id")
     if existing:
-        return Compute(ALL_PURPOSE, ("existing", existing), cluster_specs.get(existing), existing)
+        return ALL_PURPOSE, ("existing", existing), cluster_specs.get(existing), existing, None, False
     new_cluster = task.get("new_cluster")
-    if new_cluster is not None and isinstance(new_cluster, Mapping):
-        return Compute(JOBS_CLASSIC, ("new", key), new_cluster, instance_cluster)
+    if new_cluster is not None and (type(new_cluster) is dict or isinstance(new_cluster, Mapping)):
+        return JOBS_CLASSIC, ("new", key), new_cluster, instance_cluster, None, False
     job_cluster_key = task.get("job_cluster_key")
     if job_cluster_key:
-        spec = clusters.get(job_cluster_key)
-        return Compute(JOBS_CLASSIC, ("job_cluster", job_cluster_key), spec, instance_cluster)
+        return (
+            JOBS_CLASSIC,
+            ("job_cluster", job_cluster_key),
+            clusters.get(job_cluster_key),
+            instance_cluster,
+            None,
+            False,
+        )
     kind = task_type(task)
     if kind == "sql_task":
         sql_task = task.get("sql_task")
         warehouse = sql_task.get("warehouse_id") if isinstance(sql_task, Mapping) else None
-        return Compute(SQL_WAREHOUSE, ("warehouse", str(warehouse)), warehouse_id=warehouse)
+        return SQL_WAREHOUSE, ("warehouse", str(warehouse)), None, None, warehouse, False
     if kind in _BILLED_ELSEWHERE_TASKS:
-        return Compute(_BILLED_ELSEWHERE_TASKS[kind], ("elsewhere", key), billed_elsewhere=True)
-    return Compute(JOBS_SERVERLESS, ("serverless", key))
+        return _BILLED_ELSEWHERE_TASKS[kind], ("elsewhere", key), None, None, None, True
+    return JOBS_SERVERLESS, ("serverless", key), None, None, None, False
+
+
+def task_compute(
+    task: Mapping[str, Any], clusters: Mapping[str, Mapping[str, Any]], cluster_specs: ClusterSpecs
+) -> Compute:
+    """The compute of one task; ``cluster_specs`` knows existing clusters seen through the Clusters API."""
+    return Compute(*task_compute_facts(task, clusters, cluster_specs))

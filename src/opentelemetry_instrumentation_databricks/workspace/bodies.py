@@ -29,7 +29,9 @@ def with_tags(
 
 
 def _merged(user: Any, ours: Iterable[tuple[str, str]], limits: TagLimits, dropped: list[str]) -> dict[str, Any]:
-    merged, left_out = merge_tags(user if type(user) is dict or isinstance(user, Mapping) else None, ours, limits)
+    if user is not None and not (type(user) is dict or isinstance(user, Mapping)):
+        user = None
+    merged, left_out = merge_tags(user, ours, limits)
     if left_out:
         dropped.extend(key for key in left_out if key not in dropped)
     return merged
@@ -65,14 +67,6 @@ def map_list(items: Any, change: Callable[[Mapping[str, Any]], Mapping[str, Any]
     if not isinstance(items, list):
         return items
     return [change(item) if isinstance(item, Mapping) else item for item in items]
-
-
-def with_cluster(holder: Mapping[str, Any], call: Call, dropped: list[str], traceparent: bool) -> Mapping[str, Any]:
-    """``holder`` (a task or job cluster) with its ``new_cluster`` tagged, when it has one."""
-    spec = holder.get("new_cluster")
-    if not (type(spec) is dict or isinstance(spec, Mapping)):
-        return holder
-    return {**holder, "new_cluster": cluster_with_tags(spec, call, dropped, traceparent)}
 
 
 def run_name_of(ours: Iterable[tuple[str, str]]) -> str:

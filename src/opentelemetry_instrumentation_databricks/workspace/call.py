@@ -68,6 +68,7 @@ class Call:
         "_ids",
         "_span_context",
         "_tags",
+        "_traceparent",
         "body",
         "client",
         "context",
@@ -115,6 +116,7 @@ class Call:
         self.span: Span = None  # type: ignore[assignment]
         self._tags: list[tuple[str, str]] | None = None
         self._ids: tuple[str, str] | None = None
+        self._traceparent: str | None = None
         self._span_context: SpanContext | None = None
 
     def body_value(self, name: str) -> Any:
@@ -146,6 +148,8 @@ class Call:
         return self._tags
 
     def traceparent(self) -> str:
-        """The W3C ``traceparent`` of this call's span: remote code that adopts it joins this trace."""
-        trace_id, span_id = self.span_ids()
-        return f"00-{trace_id}-{span_id}-{int(self.span_context().trace_flags):02x}"
+        """The W3C ``traceparent`` of this call's span: remote code that adopts it joins this trace (built once)."""
+        if self._traceparent is None:
+            trace_id, span_id = self.span_ids()
+            self._traceparent = f"00-{trace_id}-{span_id}-{int(self.span_context().trace_flags):02x}"
+        return self._traceparent

@@ -33,10 +33,10 @@ from ..attributes import (
     RUN_LIFE_CYCLE_STATE,
     TAGS_DROPPED,
 )
-from ..cost.clusters import ClusterShape
-from ..cost.compute import Compute, job_clusters, task_compute, task_type
+from ..cost.clusters import cluster_summary
+from ..cost.compute import job_clusters, task_compute_facts, task_type
 from ..tags import JOB_TAGS
-from .bodies import TRACEPARENT_PARAMETER, map_list, run_name_of, with_cluster, with_default, with_tags
+from .bodies import TRACEPARENT_PARAMETER, cluster_with_tags, map_list, run_name_of, with_default, with_tags
 from .call import Call, Handler
 from .job_runs import TERMINAL_LIFE_CYCLE_STATES, observe_run, run_state
 from .runs import StartedRun
@@ -51,7 +51,14 @@ def _tagged_clusters(items: Any, call: Call, dropped: list[str], traceparent: bo
     """A new list of ``items`` (tasks or job clusters) with each ``new_cluster`` tagged; a non-list as it was."""
     if not isinstance(items, list):
         return items
-    return [with_cluster(item, call, dropped, traceparent) if _is_mapping(item) else item for item in items]
+    tagged = []
+    for item in items:
+        if type(item) is dict or isinstance(item, Mapping):
+            spec = item.get("new_cluster")
+            if spec is not None and (type(spec) is dict or isinstance(spec, Mapping)):
+                item = {**item, "new_cluster": cluster_with_tags(spec, call, dropped, traceparent)}
+        tagged.append(item)
+    return tagged
 
 
 def _tagged_tasks(body: Mapping[str, Any], call: Call, dropped: list[str], traceparent: bool) -> dict[str, Any]:
@@ -61,8 +68,9 @@ def _tagged_tasks(body: Mapping[str, Any], call: Call, dropped: list[str], trace
         new["tasks"] = _tagged_clusters(body["tasks"], call, dropped, traceparent)
     if "job_clusters" in body:
         new["job_clusters"] = _tagged_clusters(body["job_clusters"], call, dropped, traceparent)
-    if _is_mapping(body.get("new_cluster")):
-        new = dict(with_cluster(new, call, dropped, traceparent))
+    spec = body.get("new_cluster")
+    if spec is not None and (type(spec) is dict or isinstance(spec, Mapping)):
+        new["new_cluster"] = cluster_with_tags(spec, call, dropped, traceparent)
     return new
 
 
@@ -84,37 +92,37 @@ def _describe_tasks(call: Call, settings: Mapping[str, Any], attributes: dict[st
 
     Tags and trace context never change what this reads, so it runs on the user's body before the span starts."""
     tasks = settings.get("tasks")
-    tasks = [task for task in tasks if _is_mapping(task)] if isinstance(tasks, list) else []
+    tasks = (
+        [task for task in tasks if type(task) is dict or isinstance(task, Mapping)] if isinstance(tasks, list) else []
+    )
     if not tasks and task_type(settings):
         tasks = [settings]
     if not tasks:
         return
     cost = call.tracker.cost
-    clusters = job_clusters(settings)
+    clusters = job_clusters(settings) if "job_clusters" in settings else {}
     keys = []
     types = set()
     compute_types = set()
-    shared: dict[tuple[str, str], Compute] = {}
+    specs: dict[tuple[str, str], tuple[Mapping[str, Any] | None, str | None]] = {}
     for task in tasks:
         key = task.get("task_key")
         if key:
             keys.append(str(key))
         types.add(task_type(task) or "unknown")
-        compute = task_compute(task, clusters, cost.clusters)
-        if compute.compute_type:
-            compute_types.add(compute.compute_type)
-        shared[compute.group] = compute
+        compute_type, group, spec, cluster_id, _, _ = task_compute_facts(task, clusters, cost.clusters)
+        if compute_type:
+            compute_types.add(compute_type)
+        specs[group] = (spec, cluster_id)
     if keys:
         attributes[JOB_TASK_KEYS] = keys
     attributes[JOB_TASK_TYPES] = sorted(types)
     if len(compute_types) == 1:
         attributes[COMPUTE_TYPE] = compute_types.pop()
     summaries = [
-        ClusterShape.from_spec(
-            compute.spec, cost.observed_workers(compute.cluster_id) if compute.cluster_id is not None else None
-        ).summary()
-        for compute in shared.values()
-        if compute.spec is not None
+        cluster_summary(spec, cost.observed_workers(cluster_id) if cluster_id is not None else None)
+        for spec, cluster_id in specs.values()
+        if spec is not None
     ]
     if summaries:
         attributes[CLUSTER_SUMMARY] = summaries

@@ -91,13 +91,16 @@ class WorkspacePatches:
     def _do(self, wrapped: Callable[..., Any], client: Any, args: tuple, kwargs: dict) -> Any:
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
+        current = otel_context.get_current()
         try:
-            call, args, kwargs = self._start(client, args, kwargs)
+            call, args, kwargs = self._start(client, args, kwargs, current)
         except Exception:
             self.tracker.log_once("start")
             return wrapped(*args, **kwargs)
         token = otel_context.attach(
-            otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(call.span))
+            otel_context.set_value(
+                _SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(call.span, current)
+            )
         )
         try:
             response = wrapped(*args, **kwargs)
@@ -109,7 +112,8 @@ class WorkspacePatches:
         self._finish(call, response, None)
         return response
 
-    def _start(self, client: Any, args: tuple, kwargs: dict) -> tuple[Call, tuple, dict]:
+    def _start(self, client: Any, args: tuple, kwargs: dict, current: otel_context.Context) -> tuple[Call, tuple, dict]:
+        """The call's span, started in ``current`` (the caller's context), and the arguments to pass on."""
         start = time_ns()
         method = str(args[0] if args else kwargs.get("method") or "").upper()
         path = args[1] if len(args) > 1 else kwargs.get("path")
@@ -148,10 +152,10 @@ class WorkspacePatches:
             self.tracker.log_once(f"{handler.span_name} describe")
         parent = None
         if handler.polled_run is not None and self._poll_spans != "caller":
-            parent = self._poll_parent(handler, match.params, query)
+            parent = self._poll_parent(handler, match.params, query, current)
         if parent is None:
             call.span = self.tracker.tracer.start_span(
-                handler.span_name, kind=SpanKind.CLIENT, attributes=attributes, start_time=start
+                handler.span_name, context=current, kind=SpanKind.CLIENT, attributes=attributes, start_time=start
             )
         elif self._poll_spans == "off":
             call.span = INVALID_SPAN
@@ -176,9 +180,11 @@ class WorkspacePatches:
                 kwargs = {**kwargs, "body": call.body}
         return call, args, kwargs
 
-    def _poll_parent(self, handler: Handler, params: Mapping[str, str], query: Any) -> SpanContext | None:
+    def _poll_parent(
+        self, handler: Handler, params: Mapping[str, str], query: Any, current: otel_context.Context
+    ) -> SpanContext | None:
         """The starting call's span of a tracked run this poll asks about, when the caller has no span of its own."""
-        if trace.get_current_span().get_span_context().is_valid:
+        if trace.get_current_span(current).get_span_context().is_valid:
             return None
         run_id = handler.polled_run_id(params, query)
         return self.tracker.runs.parent_of((handler.polled_run, run_id)) if run_id else None
