@@ -99,6 +99,9 @@ class ReceivedMetric:
 class OtlpReceiver:
     """Collects OTLP export requests on 127.0.0.1; ``endpoint`` is what ``OTEL_EXPORTER_OTLP_ENDPOINT`` takes."""
 
+    http_handler: type[BaseHTTPRequestHandler]
+    """The request handler of the HTTP receiver (a subclass may add routes)."""
+
     def __init__(self, protocol: str = "http/protobuf") -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
@@ -166,7 +169,7 @@ class OtlpReceiver:
         self.stop()
 
     def _start_http(self) -> None:
-        handler = type("Handler", (_HttpHandler,), {"receiver": self})
+        handler = type("Handler", (self.http_handler,), {"receiver": self})
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._http.daemon_threads = True
         self.port = self._http.server_address[1]
@@ -211,6 +214,9 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
+
+
+OtlpReceiver.http_handler = _HttpHandler
 
 
 class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):

@@ -6,22 +6,18 @@ scraped, so tests put this relay in between: it decodes each OTLP/HTTP metrics e
 latest cumulative point per series and serves them on ``/metrics``. The series identity follows the Collector:
 ``job`` is ``service.namespace/service.name`` (or ``service.name``), ``instance`` is ``service.instance.id``, the
 point's attributes are the other labels (Prometheus scrapes with ``honor_labels: true`` to keep them). So a
-process that exports under a new instance id starts a new series, exactly as it would behind a Collector. Trace
-exports are accepted and dropped, as by a Collector whose only pipeline is for metrics.
+process that exports under a new instance id starts a new series, exactly as it would behind a Collector. It is an
+:class:`~tests.otlp_receiver.OtlpReceiver`, so trace exports are accepted (and kept) too.
 """
 
 from __future__ import annotations
 
-import gzip
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from ..otlp_receiver import attributes_of
+from ..otlp_receiver import OtlpReceiver, attributes_of
 
 _NOT_A_NAME = re.compile(r"[^a-zA-Z0-9_]")
 SeriesKey = tuple[str, str, str, tuple[tuple[str, str], ...]]
@@ -36,25 +32,23 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-class OtlpPrometheusRelay:
-    """``endpoint`` takes OTLP/HTTP metrics (``OTEL_EXPORTER_OTLP_ENDPOINT``); ``target`` is what Prometheus scrapes."""
+class OtlpPrometheusRelay(OtlpReceiver):
+    """An OTLP/HTTP receiver (``endpoint`` is what ``OTEL_EXPORTER_OTLP_ENDPOINT`` takes) whose ``/metrics`` serves
+    the latest point of every series it received; ``target`` is what Prometheus scrapes."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__("http/protobuf")
         self._series: dict[SeriesKey, tuple[str, float]] = {}
-        self._http: ThreadingHTTPServer | None = None
         self.exports = 0
 
     @property
-    def endpoint(self) -> str:
-        return f"http://{self.target}"
-
-    @property
     def target(self) -> str:
-        assert self._http is not None, "relay not started"
-        return f"127.0.0.1:{self._http.server_address[1]}"
+        return f"127.0.0.1:{self.port}"
 
-    def keep(self, request: metrics_service_pb2.ExportMetricsServiceRequest) -> None:
+    def keep(self, request: Any) -> None:
+        super().keep(request)
+        if not isinstance(request, metrics_service_pb2.ExportMetricsServiceRequest):
+            return
         with self._lock:
             self.exports += 1
             for resource_metrics in request.resource_metrics:
@@ -93,55 +87,18 @@ class OtlpPrometheusRelay:
             lines.append(f"{name}{{{rendered}}} {value!r}")
         return "\n".join(lines) + "\n"
 
-    def start(self) -> OtlpPrometheusRelay:
-        handler = type("Handler", (_RelayHandler,), {"relay": self})
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._http.daemon_threads = True
-        threading.Thread(target=self._http.serve_forever, name="otlp-prometheus-relay", daemon=True).start()
-        return self
 
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._http = None
-
-    def __enter__(self) -> OtlpPrometheusRelay:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-class _RelayHandler(BaseHTTPRequestHandler):
-    relay: OtlpPrometheusRelay
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.headers.get("Content-Encoding", "") == "gzip":
-            body = gzip.decompress(body)
-        if self.path == "/v1/metrics":
-            request = metrics_service_pb2.ExportMetricsServiceRequest()
-            request.ParseFromString(body)
-            self.relay.keep(request)
-            self._answer(200, metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString())
-        elif self.path == "/v1/traces":
-            self._answer(200, trace_service_pb2.ExportTraceServiceResponse().SerializeToString())
-        else:
-            self._answer(404, b"", "text/plain")
+class _RelayHandler(OtlpReceiver.http_handler):
+    receiver: OtlpPrometheusRelay
 
     def do_GET(self) -> None:
-        if self.path != "/metrics":
-            self._answer(404, b"", "text/plain")
-            return
-        self._answer(200, self.relay.exposition().encode(), "text/plain; version=0.0.4")
-
-    def _answer(self, status: int, body: bytes, content_type: str = "application/x-protobuf") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        found = self.path == "/metrics"
+        body = self.receiver.exposition().encode() if found else b""
+        self.send_response(200 if found else 404)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
+
+OtlpPrometheusRelay.http_handler = _RelayHandler
