@@ -61,6 +61,10 @@ def test_submit_and_wait_result(ws, instrument):
     assert run_span.attributes["databricks.cost.estimate_method"] == "node_type_rates"
     assert run_span.attributes["dagster.job.name"] == "nightly"
     assert submit.attributes["url.template"] == "/api/2.2/jobs/runs/submit"
+    assert submit.attributes["databricks.compute.type"] == "jobs_classic"
+    assert "databricks.job.task_keys" not in submit.attributes, "the run span describes the tasks, once"
+    assert run_span.attributes["databricks.job.task_keys"] == ("etl",)
+    assert run_span.attributes["databricks.cluster.summary"]
     assert any(span.name == "databricks.jobs.get_run" for span in spans)
     record = _record(ws, run.run_id)
     tags = record.tasks[0].custom_tags

@@ -80,6 +80,23 @@ def test_run_span_is_a_child_of_the_submit_span_timed_by_databricks(sdk):
     assert "databricks.job.run_id" not in dbu.attributes
 
 
+def test_submit_span_names_the_compute_its_tasks_share_and_none_when_they_differ(sdk):
+    fake = sdk()
+    classic = {"task_key": "a", "notebook_task": {"notebook_path": "/a"}, "new_cluster": _cluster()}
+    pooled = {"task_key": "b", "job_cluster_key": "main", "notebook_task": {"notebook_path": "/b"}}
+    serverless = {"task_key": "c", "spark_python_task": {"python_file": "c.py"}}
+    job_clusters = [{"job_cluster_key": "main", "new_cluster": _cluster()}]
+    for run_id, body in enumerate(
+        [{"tasks": [classic, pooled], "job_clusters": job_clusters}, {"tasks": [classic, serverless]}, {}], start=1
+    ):
+        fake.call("POST", SUBMIT, body=body, response={"run_id": run_id})
+    same, mixed, empty = fake.spans("databricks.jobs.submit")
+    assert same.attributes["databricks.compute.type"] == "jobs_classic"
+    assert "databricks.compute.type" not in mixed.attributes
+    assert "databricks.compute.type" not in empty.attributes
+    assert all("databricks.job.task_keys" not in span.attributes for span in (same, mixed, empty))
+
+
 def test_many_polls_emit_one_run_span(sdk):
     fake = sdk()
     _submit(fake)

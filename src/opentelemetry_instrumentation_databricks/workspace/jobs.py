@@ -128,6 +128,25 @@ def _describe_tasks(call: Call, settings: Mapping[str, Any], attributes: dict[st
         attributes[CLUSTER_SUMMARY] = summaries
 
 
+def _single_compute_type(call: Call, settings: Mapping[str, Any]) -> str | None:
+    """The compute type every task of a run definition shares, or ``None`` (mixed, or no tasks)."""
+    tasks = settings.get("tasks")
+    if not isinstance(tasks, list):
+        tasks = [settings] if task_type(settings) else []
+    clusters = job_clusters(settings) if "job_clusters" in settings else {}
+    specs = call.tracker.cost.clusters
+    found = None
+    for task in tasks:
+        if type(task) is dict or isinstance(task, Mapping):
+            compute_type = task_compute_facts(task, clusters, specs)[0]
+            if compute_type is None:
+                continue
+            if found is not None and compute_type != found:
+                return None
+            found = compute_type
+    return found
+
+
 def _set_dropped(call: Call, dropped: list[str]) -> None:
     if dropped:
         call.span.set_attribute(TAGS_DROPPED, dropped)
@@ -147,7 +166,10 @@ def _remember_run(call: Call, run_id: Any, definition: Mapping[str, Any] | None)
 
 
 class SubmitRun(Handler):
-    """``POST /api/2.2/jobs/runs/submit``: a one-time run."""
+    """``POST /api/2.2/jobs/runs/submit``: a one-time run.
+
+    The call's span names the run (name, compute type, opaque id, run id); the run's tasks and clusters (keys,
+    types, cluster summaries) are described once, on its run span, with the estimate they decide."""
 
     starts_work = True
     __slots__ = ()
@@ -158,7 +180,9 @@ class SubmitRun(Handler):
             return
         if body.get("run_name"):
             attributes[JOB_RUN_NAME] = str(body["run_name"])
-        _describe_tasks(call, body, attributes)
+        compute_type = _single_compute_type(call, body)
+        if compute_type is not None:
+            attributes[COMPUTE_TYPE] = compute_type
 
     def request(self, call: Call) -> None:
         body = call.body
