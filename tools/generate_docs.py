@@ -209,6 +209,11 @@ def performance_page() -> str:
         "",
         "## SQL statements (per statement, client side)",
         "",
+        *(
+            [f"The two SQL ratios are the median of {len(runs)} measurements in that run (each listed below).", ""]
+            if summary.get("sql_ratios_are_the_median_of_runs")
+            else []
+        ),
         *_table(
             ("figure", "value"),
             (
