@@ -238,3 +238,45 @@ def test_a_dimension_reads_the_record_field_the_reconciler_attributes_it_from():
     assert recorded_attribute("dagster_asset_key") == "dagster.asset.key"
     assert recorded_attribute("dagster_partition_key") == "dagster.partition.key"
     assert recorded_attribute("team") == "databricks.tag.team"
+
+
+def test_with_the_span_records_a_statement_without_query_tags_counts_under_the_job_that_ran_it(
+    tmp_path, monkeypatch, capsys
+):
+    from opentelemetry_instrumentation_databricks.context import orchestration_context
+
+    provider = TracerProvider()
+    recorder = SpanIdRecorder(tmp_path)
+    provider.add_span_processor(recorder)
+    instrumentor = DatabricksInstrumentor()
+    with Emulator() as ws:
+        instrumentor.instrument(tracer_provider=provider, inject_tags=False)
+        try:
+            with (
+                orchestration_context(job_name="untagged_job"),
+                ws.sql_connect() as connection,
+                connection.cursor() as cursor,
+            ):
+                cursor.execute("SELECT COUNT(*) FROM range(200000)")
+                cursor.fetchall()
+        finally:
+            instrumentor.uninstrument()
+            recorder.shutdown()
+        ws.clock.advance(BILLING_DELAY_SECONDS)
+        for name, value in (("DATABRICKS_HOST", ws.host), ("DATABRICKS_HTTP_PATH", ws.http_path)):
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("DATABRICKS_TOKEN", ws.token)
+        monkeypatch.delenv("DATABRICKS_WAREHOUSE_ID", raising=False)
+
+        def report(*extra: str) -> dict[str | None, dict]:
+            status = main(["report", "--by", "dagster_job_name", "--since", "7d", "--json", *extra])
+            out = capsys.readouterr().out
+            assert status == 0
+            return by_value(out)
+
+        plain = report()
+        recorded = report("--records", str(tmp_path))
+    assert set(plain) == {None}, "no query tag names the job: the warehouse hour is unattributed"
+    statement_usd = recorded["untagged_job"]["usd"]
+    assert statement_usd > 0 and recorded["untagged_job"]["sources"] == {"span_record": pytest.approx(statement_usd)}
+    assert recorded[None]["usd"] == pytest.approx(plain[None]["usd"] - statement_usd)

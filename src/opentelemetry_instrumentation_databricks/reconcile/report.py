@@ -29,7 +29,8 @@ discount, summed over every record type):
   policy, serverless pipelines) or a stale one (a deployed job or pipeline keeps the tags of whoever created it,
   not of the Dagster job that ran it), so the report agrees with the ``databricks.billing`` spans and the billed
   metrics to the cent. The read then returns one row per such run (bounded by the slice), not one per value;
-  statements keep their query tags (written by the same context as the record);
+  statements keep their query tags (written by the same context as the record), and a statement without the tag
+  (``inject_tags=False``, or a full tag list) is a row of its own that takes its record's value;
 * ``--by warehouse``: warehouse usage by ``usage_metadata.warehouse_id``; every other usage is unattributed;
 * ``--by compute_type``: every row by the kind of compute that billed it (``sql_warehouse``, ``jobs_classic``,
   ``jobs_serverless``, ``dlt``, ``all_purpose``, else the lower-cased ``billing_origin_product``).
@@ -54,7 +55,7 @@ from typing import Any
 
 from ..tags import ASSET_KEY_TAG, JOB_NAME_TAG
 from .attribution import CONTEXT_TAGS, SPAN_RECORD, tag_attribute
-from .keys import JOB_RUN, PIPELINE_UPDATE
+from .keys import JOB_RUN, PIPELINE_UPDATE, STATEMENT
 from .query import MAX_STATEMENT_MS, PRICED_USAGE_FROM, USAGE_KIND, _statement_shares, usd_sql
 from .records import SpanIdRecords
 
@@ -210,6 +211,9 @@ def report_sql(
   FROM priced AS p"""
     if by in (WAREHOUSE, COMPUTE_TYPE):
         return f"WITH {priced}\n{direct_rows}\n  GROUP BY p.value, p.run_unit"
+    statement_unit = "CAST(NULL AS STRING)"
+    if per_run:
+        statement_unit = f"CASE WHEN a.value IS NULL THEN concat('{STATEMENT}:', a.statement_id) END"
     statements_until = f" AND unix_millis(h.start_time) < {end_ms}" if end_ms is not None else ""
     shares = _statement_shares(
         start_ms - MAX_STATEMENT_MS, last_end_ms, "", statements_until, f"h.query_tags[{_literal(by)}]"
@@ -225,10 +229,10 @@ warehouse_values AS (
   GROUP BY p.value, p.run_unit
 UNION ALL
 SELECT 'query_tags' AS source, COALESCE(a.value, v.value) AS value, SUM(a.dbu) AS dbu, SUM(a.usd) AS usd,
-    0 AS usage_rows, 0 AS unpriced_rows, COUNT(DISTINCT a.statement_id) AS statements, CAST(NULL AS STRING) AS run_unit
+    0 AS usage_rows, 0 AS unpriced_rows, COUNT(DISTINCT a.statement_id) AS statements, {statement_unit} AS run_unit
   FROM apportioned AS a
   LEFT JOIN warehouse_values AS v ON v.warehouse_id = a.warehouse_id AND v.start_ms = a.hour_start_ms
-  GROUP BY COALESCE(a.value, v.value)
+  GROUP BY COALESCE(a.value, v.value), {statement_unit}
 UNION ALL
 SELECT 'warehouse_idle' AS source, v.value, SUM(w.dbu * (1.0 - COALESCE(l.busy, 0.0))) AS dbu,
     SUM(w.usd * (1.0 - COALESCE(l.busy, 0.0))) AS usd, SUM(w.row_count) AS usage_rows,
