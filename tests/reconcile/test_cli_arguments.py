@@ -102,3 +102,28 @@ def test_a_records_variable_naming_no_directory_is_a_usage_error_not_a_traceback
     monkeypatch.setenv("OTEL_INSTRUMENTATION_DATABRICKS_SPAN_RECORD_DIR", str(tmp_path / "missing"))
     err = _refused(capsys, ["run", "--state", str(tmp_path / "s.sqlite")])
     assert "--records" in err and "missing" in err and "SPAN_RECORD_DIR" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["accuracy", "report"])
+@pytest.mark.parametrize("since", ["last week", "2999-01-01", "7w"])
+def test_since_takes_the_same_forms_in_accuracy_and_report_and_names_them_when_refused(
+    capsys, tmp_path, command, since
+):
+    state, records = tmp_path / "s.sqlite", tmp_path / "records"
+    state.touch()
+    records.mkdir()
+    argv = [command, "--since", since, "--records", str(records)]
+    argv += ["--state", str(state)] if command == "accuracy" else ["--by", "dagster_job_name"]
+    err = _refused(capsys, argv)
+    assert "--since" in err and "Traceback" not in err
+    assert "7d" in err or "future" in err
+
+
+def test_accuracy_since_accepts_a_duration_back_from_now(capsys, tmp_path):
+    state, records = tmp_path / "s.sqlite", tmp_path / "records"
+    records.mkdir()
+    from opentelemetry_instrumentation_databricks.reconcile.state import StateStore
+
+    StateStore(state).close()
+    assert main(["accuracy", "--since", "7d", "--state", str(state), "--records", str(records), "--json"]) == 0
+    assert '"methods"' in capsys.readouterr().out

@@ -243,10 +243,13 @@ def advice(pairs: list[_Pair]) -> list[str]:
 def load_report(
     records_directory: str | os.PathLike[str],
     billed: dict[tuple[str, str], Emitted],
-    since: dt.date,
+    since: dt.date | dt.datetime,
     progress: Callable[[int], None] | None = None,
 ) -> AccuracyReport:
-    since_ns = int(dt.datetime(since.year, since.month, since.day, tzinfo=dt.timezone.utc).timestamp() * 1e9)
+    """The report over the records that ended at or after ``since`` (a date: its midnight UTC)."""
+    if not isinstance(since, dt.datetime):
+        since = dt.datetime(since.year, since.month, since.day, tzinfo=dt.timezone.utc)
+    since_ns = int(since.timestamp() * 1e9)
     return accuracy_report(iter_records(records_directory), billed, since_ns=since_ns, progress=progress)
 
 

@@ -3,7 +3,7 @@
 ::
 
     databricks-otel-reconcile run --state reconcile.sqlite --records /mnt/otel/span-records [--discount 0.8] [--json]
-    databricks-otel-reconcile accuracy --since 2026-11-01 --state reconcile.sqlite --records ... [--json]
+    databricks-otel-reconcile accuracy --since 7d --state reconcile.sqlite --records ... [--json]
     databricks-otel-reconcile report --by dagster_job_name|dagster_asset_key|warehouse|compute_type|TAG --since 7d
         [--records /mnt/otel/span-records] [--discount 0.8] [--json|--csv]
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import json
 import logging
 import os
@@ -93,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="machine-readable output")
     accuracy = commands.add_parser("accuracy", help="estimate vs billed per execution method")
-    accuracy.add_argument("--since", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD (UTC)")
+    accuracy.add_argument("--since", required=True, help="7d, 24h, or an ISO date / date-time (UTC)")
     accuracy.add_argument("--state", required=True, type=_existing_file, help="the state store `run` keeps")
     _records_option(accuracy, "directory of span-time id records", required=True)
     accuracy.add_argument("--json", action="store_true", help="machine-readable output")
@@ -141,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     if arguments.command == "accuracy":
-        return _accuracy(arguments)
+        return _accuracy(parser, arguments)
     if arguments.command == "report":
         return _report(parser, arguments)
     from .reconciler import Reconciler
@@ -204,9 +203,15 @@ def result_table(result: Any) -> str:
     return "\n".join(lines)
 
 
-def _accuracy(arguments: argparse.Namespace) -> int:
+def _accuracy(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
     from .accuracy import format_table, load_report, to_json
+    from .report import parse_since
     from .state import StateStore
+
+    try:
+        since = parse_since(arguments.since, time.time())
+    except ValueError as error:
+        parser.error(str(error))
 
     def progress(count: int) -> None:
         print(f"... {count:,} span records read", file=sys.stderr)
@@ -216,7 +221,7 @@ def _accuracy(arguments: argparse.Namespace) -> int:
         units = state.units()
     finally:
         state.close()
-    report = load_report(arguments.records, units, arguments.since, progress)
+    report = load_report(arguments.records, units, since, progress)
     print(to_json(report) if arguments.json else format_table(report))
     return 0
 
