@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
@@ -151,3 +153,18 @@ def test_edit_stop_and_start_a_warehouse(ws, w):
     w.warehouses.start(created.id)
     assert w.warehouses.get(created.id).state == State.RUNNING
     w.warehouses.delete(created.id)
+
+
+def test_json_timestamps_are_instants_with_the_session_offset_and_ntz_stays_naive(ws, w):
+    query = (
+        "SELECT TIMESTAMP('2021-09-30 11:27:35.123+04:00') AS ltz, CAST('2021-09-30 11:27:35' AS TIMESTAMP_NTZ) AS ntz"
+    )
+    response = w.statement_execution.execute_statement(statement=query, warehouse_id=ws.warehouse_id)
+    assert response.result.data_array == [["2021-09-30T07:27:35.123Z", "2021-09-30 11:27:35"]]
+    sea = {"use_sea": True, "use_cloud_fetch": False}
+    with ws.sql_connect(**sea) as connection, connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'Europe/Amsterdam'")
+        cursor.execute("SELECT TIMESTAMP('2021-09-30 11:27:35.000001+04:00')")
+        (moment,) = cursor.fetchone()
+    assert moment.utcoffset() == dt.timedelta(hours=2)
+    assert moment == dt.datetime(2021, 9, 30, 7, 27, 35, 1, tzinfo=dt.timezone.utc)

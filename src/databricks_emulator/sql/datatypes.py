@@ -79,6 +79,18 @@ def render_timestamp(value: Any) -> str:
     return str(value)
 
 
+def render_instant(value: Any, zone: datetime.tzinfo) -> str:
+    """A TIMESTAMP (local time zone) as the Statement Execution API's JSON carries it: ISO 8601 in the session
+    time zone with its offset (``2021-09-30T07:27:35.123Z``, ``2021-09-30T09:27:35+02:00``), so clients read an
+    aware instant. A naive value is taken as UTC."""
+    if not isinstance(value, datetime.datetime):
+        return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    text = value.astimezone(zone).isoformat(timespec="milliseconds" if value.microsecond % 1000 == 0 else "auto")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def _render_date(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime.date) else str(value)
 

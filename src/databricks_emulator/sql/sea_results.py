@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
 import json
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
 from ..http import invalid
 from . import arrow
 from .arrow import ArrowOptions
+from .datatypes import render_instant
 from .delivery import ArrowResult, ResultSettings, chunk_bounds
 from .engine import StatementResult
 from .links import ResultFiles
@@ -106,13 +109,22 @@ def _estimated_bytes(delivery: SeaDelivery, result: StatementResult) -> int:
     sample = result.rows[:1000]
     if not sample:
         return 0
-    rendered = len(json.dumps(_rendered(result, sample), separators=(",", ":")))
+    rendered = len(json.dumps(_rendered(result, sample, delivery.time_zone), separators=(",", ":")))
     return rendered * len(result.rows) // len(sample)
 
 
-def _rendered(result: StatementResult, rows: list[tuple]) -> list[list[str | None]]:
-    renderers = [column.sql_type.render for column in result.columns]
+def _rendered(result: StatementResult, rows: list[tuple], time_zone: str) -> list[list[str | None]]:
+    """Rows as JSON_ARRAY/CSV text; TIMESTAMP (local time zone) columns as instants in the session time zone."""
+    zone = zoneinfo.ZoneInfo(time_zone)
+    renderers = [
+        functools.partial(_instant, zone=zone) if column.sql_type.type_text == "TIMESTAMP" else column.sql_type.render
+        for column in result.columns
+    ]
     return [[render(value) for render, value in zip(renderers, row, strict=True)] for row in rows]
+
+
+def _instant(value: Any, zone: zoneinfo.ZoneInfo) -> str | None:
+    return None if value is None else render_instant(value, zone)
 
 
 def manifest_fields(delivery: SeaDelivery) -> dict[str, Any]:
@@ -127,7 +139,7 @@ def file_body(delivery: SeaDelivery, result: StatementResult, start: int, end: i
     """Rows ``start:end`` as a result file in the delivery's format, and its size before compression."""
     if delivery.arrow_result is not None:
         return delivery.arrow_result.file(start, end)
-    rows = _rendered(result, result.rows[start:end])
+    rows = _rendered(result, result.rows[start:end], delivery.time_zone)
     if delivery.format == "CSV":
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows(rows)
@@ -159,5 +171,5 @@ def chunk_json(
         chunk["attachment"] = base64.b64encode(body).decode()
         chunk["byte_count"] = len(body)
         return chunk
-    chunk["data_array"] = _rendered(result, result.rows[start:end])
+    chunk["data_array"] = _rendered(result, result.rows[start:end], delivery.time_zone)
     return chunk
