@@ -37,14 +37,20 @@ def _merged(user: Any, ours: Iterable[tuple[str, str]], limits: TagLimits, dropp
     return merged
 
 
+def _with_key(current: Any, key: str, value: str) -> dict[str, Any] | None:
+    """A new map of ``current`` (``None``: empty) with ``key`` set; ``None`` when the user set it or ``current`` is
+    not a map (left as it is)."""
+    if current is None:
+        return {key: value}
+    if not isinstance(current, Mapping) or key in current:
+        return None
+    return {**current, key: value}
+
+
 def with_default(holder: Mapping[str, Any], field: str, key: str, value: str) -> Mapping[str, Any]:
     """A copy of ``holder`` whose ``field`` map has ``key`` set, unless the user already set it."""
-    current = holder.get(field)
-    if current is not None and not isinstance(current, Mapping):
-        return holder
-    if current is not None and key in current:
-        return holder
-    return {**holder, field: {**(current or {}), key: value}}
+    changed = _with_key(holder.get(field), key, value)
+    return holder if changed is None else {**holder, field: changed}
 
 
 def cluster_with_tags(spec: Any, call: Call, dropped: list[str], traceparent: bool) -> Any:
@@ -54,11 +60,9 @@ def cluster_with_tags(spec: Any, call: Call, dropped: list[str], traceparent: bo
     new = dict(spec)
     new["custom_tags"] = _merged(spec.get("custom_tags"), call.our_tags(), CLUSTER_TAGS, dropped)
     if traceparent:
-        variables = spec.get("spark_env_vars")
-        if variables is None:
-            new["spark_env_vars"] = {TRACEPARENT_VARIABLE: call.traceparent()}
-        elif isinstance(variables, Mapping) and TRACEPARENT_VARIABLE not in variables:
-            new["spark_env_vars"] = {**variables, TRACEPARENT_VARIABLE: call.traceparent()}
+        variables = _with_key(spec.get("spark_env_vars"), TRACEPARENT_VARIABLE, call.traceparent())
+        if variables is not None:
+            new["spark_env_vars"] = variables
     return new
 
 

@@ -87,16 +87,22 @@ def _with_task_parameters(task: Mapping[str, Any], traceparent: str) -> Mapping[
     return task
 
 
-def _describe_tasks(call: Call, settings: Mapping[str, Any], attributes: dict[str, Any]) -> None:
-    """Task keys and types, compute types and cluster summaries of a job or run definition, into ``attributes``.
-
-    Tags and trace context never change what this reads, so it runs on the user's body before the span starts."""
+def _tasks_of(settings: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The tasks of a job or run definition; a legacy single-task definition (a ``*_task`` at the top) is its own."""
     tasks = settings.get("tasks")
     tasks = (
         [task for task in tasks if type(task) is dict or isinstance(task, Mapping)] if isinstance(tasks, list) else []
     )
     if not tasks and task_type(settings):
         tasks = [settings]
+    return tasks
+
+
+def _describe_tasks(call: Call, settings: Mapping[str, Any], attributes: dict[str, Any]) -> None:
+    """Task keys and types, compute types and cluster summaries of a job or run definition, into ``attributes``.
+
+    Tags and trace context never change what this reads, so it runs on the user's body before the span starts."""
+    tasks = _tasks_of(settings)
     if not tasks:
         return
     cost = call.tracker.cost
@@ -130,20 +136,16 @@ def _describe_tasks(call: Call, settings: Mapping[str, Any], attributes: dict[st
 
 def _single_compute_type(call: Call, settings: Mapping[str, Any]) -> str | None:
     """The compute type every task of a run definition shares, or ``None`` (mixed, or no tasks)."""
-    tasks = settings.get("tasks")
-    if not isinstance(tasks, list):
-        tasks = [settings] if task_type(settings) else []
     clusters = job_clusters(settings) if "job_clusters" in settings else {}
     specs = call.tracker.cost.clusters
     found = None
-    for task in tasks:
-        if type(task) is dict or isinstance(task, Mapping):
-            compute_type = task_compute_facts(task, clusters, specs)[0]
-            if compute_type is None:
-                continue
-            if found is not None and compute_type != found:
-                return None
-            found = compute_type
+    for task in _tasks_of(settings):
+        compute_type = task_compute_facts(task, clusters, specs)[0]
+        if compute_type is None:
+            continue
+        if found is not None and compute_type != found:
+            return None
+        found = compute_type
     return found
 
 
