@@ -79,10 +79,12 @@ def render_timestamp(value: Any) -> str:
     return str(value)
 
 
-def render_instant(value: Any, zone: datetime.tzinfo) -> str:
+def render_instant(value: Any, zone: datetime.tzinfo) -> str | None:
     """A TIMESTAMP (local time zone) as the Statement Execution API's JSON carries it: ISO 8601 in the session
     time zone with its offset (``2021-09-30T07:27:35.123Z``, ``2021-09-30T09:27:35+02:00``), so clients read an
-    aware instant. A naive value is taken as UTC."""
+    aware instant. A naive value is taken as UTC; ``None`` stays ``None``."""
+    if value is None:
+        return None
     if not isinstance(value, datetime.datetime):
         return str(value)
     if value.tzinfo is None:

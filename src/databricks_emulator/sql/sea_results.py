@@ -117,14 +117,12 @@ def _rendered(result: StatementResult, rows: list[tuple], time_zone: str) -> lis
     """Rows as JSON_ARRAY/CSV text; TIMESTAMP (local time zone) columns as instants in the session time zone."""
     zone = zoneinfo.ZoneInfo(time_zone)
     renderers = [
-        functools.partial(_instant, zone=zone) if column.sql_type.type_text == "TIMESTAMP" else column.sql_type.render
+        functools.partial(render_instant, zone=zone)
+        if column.sql_type.type_text == "TIMESTAMP"
+        else column.sql_type.render
         for column in result.columns
     ]
     return [[render(value) for render, value in zip(renderers, row, strict=True)] for row in rows]
-
-
-def _instant(value: Any, zone: zoneinfo.ZoneInfo) -> str | None:
-    return None if value is None else render_instant(value, zone)
 
 
 def manifest_fields(delivery: SeaDelivery) -> dict[str, Any]:

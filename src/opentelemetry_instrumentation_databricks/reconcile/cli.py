@@ -203,15 +203,21 @@ def result_table(result: Any) -> str:
     return "\n".join(lines)
 
 
-def _accuracy(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
-    from .accuracy import format_table, load_report, to_json
+def _since(parser: argparse.ArgumentParser, text: str) -> Any:
+    """``--since`` of ``accuracy`` and ``report`` as a UTC date-time; a usage error naming the forms otherwise."""
     from .report import parse_since
-    from .state import StateStore
 
     try:
-        since = parse_since(arguments.since, time.time())
+        return parse_since(text, time.time())
     except ValueError as error:
         parser.error(str(error))
+
+
+def _accuracy(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
+    from .accuracy import format_table, load_report, to_json
+    from .state import StateStore
+
+    since = _since(parser, arguments.since)
 
     def progress(count: int) -> None:
         print(f"... {count:,} span records read", file=sys.stderr)
@@ -227,14 +233,11 @@ def _accuracy(parser: argparse.ArgumentParser, arguments: argparse.Namespace) ->
 
 
 def _report(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
-    from .report import billed_report, format_table, parse_since, to_csv, to_json
+    from .report import billed_report, format_table, to_csv, to_json
     from .source import SqlBillingSource
     from .wiring import BillingWarehouseUnreachable, connection_factory
 
-    try:
-        since = parse_since(arguments.since, time.time())
-    except ValueError as error:
-        parser.error(str(error))
+    since = _since(parser, arguments.since)
     factory = connection_factory(arguments.host, arguments.http_path, arguments.warehouse_id, arguments.token)
     source = SqlBillingSource(factory, discount=arguments.discount)
     try:
