@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from opentelemetry import baggage
+from opentelemetry.baggage import _BAGGAGE_KEY
+from opentelemetry.context import get_value
 
 from .attributes import (
     DAGSTER_ASSET_KEY,
@@ -152,8 +153,8 @@ def current_context() -> OrchestrationContext:
             continue
         if detected:
             context = detected.over(context)
-    entries = baggage.get_all()
-    if entries:
+    entries = get_value(_BAGGAGE_KEY)
+    if entries and isinstance(entries, dict):
         from_baggage = {
             _FIELD_OF_BAGGAGE_KEY[key]: str(value) for key, value in entries.items() if key in _FIELD_OF_BAGGAGE_KEY
         }
@@ -167,4 +168,4 @@ def current_context() -> OrchestrationContext:
 
 def new_opaque_id() -> str:
     """A fresh id for one unit of work, written both on the span and into Databricks tags."""
-    return f"{random.getrandbits(128):032x}"
+    return random.getrandbits(128).to_bytes(16, "big").hex()

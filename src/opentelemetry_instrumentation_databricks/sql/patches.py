@@ -30,13 +30,14 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from wrapt import wrap_function_wrapper
 
 from ..attributes import DAGSTER_ASSET_KEY, DAGSTER_JOB_NAME, STATEMENT_ID, TAGS_DROPPED
+from ..call_context import attach_call_context
 from ..config import Settings
 from ..context import OPAQUE_ID, current_context, new_opaque_id
 from ..cost.estimate import CONFIGURED_SIZE
 from ..cost.metrics import CostMetrics
 from ..cost.model import CostModel, estimate_attributes
 from ..cost.warehouse_sizes import WarehouseSizes
-from ..tags import QUERY_TAGS, SPAN_ID_TAG, TRACE_ID_TAG, merge_tags, orchestration_tags
+from ..tags import QUERY_TAGS, SPAN_ID_TAG, TRACE_ID_TAG, hex_ids, merge_tags, orchestration_tags
 from .connection import ConnectionFacts, facts_of
 from .errors import error_facts
 from .results import returned_rows, statement_id_of
@@ -255,9 +256,7 @@ class SqlPatches:
                 self._log_once("query tags")
         if settings.request_hook is not None:
             self._call_hook(settings.request_hook, span, cursor, args, kwargs)
-        token = otel_context.attach(
-            otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(span))
-        )
+        token = attach_call_context(span)
         return _Statement(facts, metric_attributes, span, start, token, cursor.active_command_id), args, kwargs
 
     def _metric_attributes(self, facts: ConnectionFacts, operation: str | None, context: Any) -> Mapping[str, str]:
@@ -292,7 +291,7 @@ class SqlPatches:
         if facts.session_tags:
             user_tags = {**facts.session_tags, **user_tags} if user_tags else facts.session_tags
         span_context = span.get_span_context()
-        trace_id, span_id = f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"
+        trace_id, span_id = hex_ids(span_context)
         if not user_tags and not context and self._opaque_tag_key is not None:
             merged = {self._opaque_tag_key: opaque_id, TRACE_ID_TAG: trace_id, SPAN_ID_TAG: span_id}
         else:

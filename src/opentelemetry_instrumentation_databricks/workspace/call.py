@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.trace import Span, SpanContext
 
 from ..context import OrchestrationContext
-from ..tags import orchestration_tags
+from ..tags import hex_ids, orchestration_tags
 
 if TYPE_CHECKING:
     from .tracker import Tracker
@@ -134,8 +134,7 @@ class Call:
     def span_ids(self) -> tuple[str, str]:
         """The trace and span id of this call's span, in hex, as tags and ``traceparent`` write them."""
         if self._ids is None:
-            span_context = self.span_context()
-            self._ids = (f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}")
+            self._ids = hex_ids(self.span_context())
         return self._ids
 
     def our_tags(self) -> list[tuple[str, str]]:

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 from opentelemetry.semconv._incubating.attributes.url_attributes import URL_TEMPLATE
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
@@ -33,6 +32,7 @@ from opentelemetry.trace import INVALID_SPAN, NonRecordingSpan, SpanContext, Spa
 from wrapt import wrap_function_wrapper
 
 from ..attributes import RUN_POLL
+from ..call_context import attach_call_context
 from ..config import Settings
 from ..context import OPAQUE_ID, current_context, new_opaque_id
 from ..cost.metrics import CostMetrics
@@ -97,11 +97,7 @@ class WorkspacePatches:
         except Exception:
             self.tracker.log_once("start")
             return wrapped(*args, **kwargs)
-        token = otel_context.attach(
-            otel_context.set_value(
-                _SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, trace.set_span_in_context(call.span, current)
-            )
-        )
+        token = attach_call_context(call.span, current)
         try:
             response = wrapped(*args, **kwargs)
         except BaseException as exc:
