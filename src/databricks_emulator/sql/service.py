@@ -4,8 +4,9 @@ Thrift (:mod:`.thrift`) and the Statement Execution API (:mod:`.statements`) are
 :class:`SqlService`: a statement has one id, one history record and one life cycle whichever door it came in.
 Statements run on DuckDB on a bounded pool of workers. A synchronous statement is answered finished as soon as
 DuckDB is done, and on a moving clock its history shows the time it really took on the emulator's clock (from its
-arrival to its result), split into phases as the latency model would split it; on a frozen clock, where no time
-passes, the latency model's durations. An asynchronous one (Thrift without direct results, or ``wait_timeout=0s``)
+arrival to its result, in whole milliseconds rounded down, so 0 for one under a millisecond: its history never ends
+after its answer), split into phases as the latency model would split it; on a frozen clock, where no time passes,
+the latency model's durations. An asynchronous one (Thrift without direct results, or ``wait_timeout=0s``)
 takes the latency model's duration: it reports RUNNING until the emulator clock reaches that simulated end.
 ``ws.sql.pace = True`` makes a synchronous statement last its latency model's duration too (the answer waits for it
 on a moving clock), for workloads that compare what clients measure with query history (``examples/reconcile.py``).
@@ -363,9 +364,8 @@ class SqlService:
             remaining = started + durations.total_ms / 1000.0 - self.clock.time()
             if remaining > 0:
                 time.sleep(remaining / self.clock.speed)
-        elapsed_ms = round((self.clock.time() - started) * 1000)
-        if not asynchronous and not executing and not self.clock.frozen and elapsed_ms > 0:
-            durations = fitted(durations, elapsed_ms)
+        if not asynchronous and not executing and not self.clock.frozen:
+            durations = fitted(durations, int((self.clock.time() - started) * 1000))
         finishes = started + durations.total_ms / 1000.0
         statement_id = new_statement_id()
         record = QueryRecord(
