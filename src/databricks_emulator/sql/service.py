@@ -2,22 +2,23 @@
 
 Thrift (:mod:`.thrift`) and the Statement Execution API (:mod:`.statements`) are two doors into the same
 :class:`SqlService`: a statement has one id, one history record and one life cycle whichever door it came in.
-Statements run on DuckDB on a bounded pool of workers. A synchronous statement is answered finished as soon as
-DuckDB is done, and on a moving clock its history shows the time it really took on the emulator's clock (from its
-arrival to its result, in whole milliseconds rounded down, so 0 for one under a millisecond: its history never ends
-after its answer), split into phases as the latency model would split it; on a frozen clock, where no time passes,
-the latency model's durations. An asynchronous one (Thrift without direct results, or ``wait_timeout=0s``)
-takes the latency model's duration: it reports RUNNING until the emulator clock reaches that simulated end.
-``ws.sql.pace = True`` makes a synchronous statement last its latency model's duration too (the answer waits for it
-on a moving clock), for workloads that compare what clients measure with query history (``examples/reconcile.py``).
-A statement DuckDB has not finished within :attr:`SqlService.execution_wait` real seconds is answered RUNNING and
-goes on in the background (a cross join of two large ranges really is long), so a client can poll it and cancel it:
-a cancel interrupts DuckDB.
+Statements run on DuckDB on a bounded pool of workers. A synchronous statement is answered finished as soon as DuckDB is
+done, and on a moving clock its history shows the time it really took on the emulator's clock (from its arrival to its
+result, in whole milliseconds and at least one: the answer waits out the rest of its last millisecond, so its history
+never ends after its answer), split into phases as the latency model would split it; on a frozen clock, where no time
+passes, the latency model's durations. An asynchronous one (Thrift without direct results, or ``wait_timeout=0s``) takes
+the latency model's duration: it reports RUNNING until the emulator clock reaches that simulated end. Setting
+``ws.sql.pace`` makes a synchronous statement last its latency model's duration too (the answer waits for it on a moving
+clock), for workloads that compare what clients measure with query history (``examples/reconcile.py``). A statement
+DuckDB has not finished within :attr:`SqlService.execution_wait` real seconds is answered RUNNING and goes on in the
+background (a cross join of two large ranges really is long), so a client can poll it and cancel it: a cancel interrupts
+DuckDB.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -360,12 +361,12 @@ class SqlService:
     ) -> Statement:
         produced_rows = len(result.rows) if result is not None else 0
         durations = self._durations(session, text, result, error, statement_type)
-        if self.pace and not asynchronous and not executing and not self.clock.frozen:
-            remaining = started + durations.total_ms / 1000.0 - self.clock.time()
-            if remaining > 0:
-                time.sleep(remaining / self.clock.speed)
         if not asynchronous and not executing and not self.clock.frozen:
-            durations = fitted(durations, int((self.clock.time() - started) * 1000))
+            if self.pace:
+                self._wait_until(started + durations.total_ms / 1000.0)
+            took_ms = max(1, math.ceil((self.clock.time() - started) * 1000))
+            self._wait_until(started + took_ms / 1000.0)
+            durations = fitted(durations, took_ms)
         finishes = started + durations.total_ms / 1000.0
         statement_id = new_statement_id()
         record = QueryRecord(
@@ -414,6 +415,12 @@ class SqlService:
                 evicted.result = None
                 self.evicted_statements += 1
         return statement
+
+    def _wait_until(self, instant: float) -> None:
+        remaining = instant - self.clock.time()
+        while remaining > 0:
+            time.sleep(remaining / self.clock.speed)
+            remaining = instant - self.clock.time()
 
     def _durations(
         self,
