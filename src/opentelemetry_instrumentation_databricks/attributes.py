@@ -221,6 +221,12 @@ BILLING_DBU_TOTAL = "databricks.billing.dbu_total"
 BILLING_USD_TOTAL = "databricks.billing.usd_total"
 BILLING_ROWS = "databricks.billing.rows"
 BILLING_UNPRICED_ROWS = "databricks.billing.unpriced_rows"
+BILLING_ATTRIBUTED_COST_DBU = "databricks.billing.attributed_cost.dbu"
+"""On a statement's billing span: the DBUs Databricks itself attributes to the statement in
+``system.billing.attributed_cost`` (Beta; active usage, idle time excluded), when the table has it."""
+BILLING_ATTRIBUTED_COST_DEVIATION = "databricks.billing.attributed_cost.deviation"
+"""``(apportioned - attributed) / attributed`` over the statement's billed total: +0.05 means our apportioning gave
+it 5% more DBUs than ``system.billing.attributed_cost``."""
 BILLING_ATTRIBUTION_SOURCE = "databricks.billing.attribution_source"
 """Where a billed unit's orchestration context came from, strongest first: ``span_record`` (recorded when the span
 ended), ``query_tags`` (``system.query.history``), ``custom_tags`` (cluster/job/pipeline tags in

@@ -281,6 +281,66 @@ def test_query_history_matches_the_warehouse_records(ws, workload, cursor):
     assert len(tagged) == 1 and tagged[0].session_tag == "s" and "flag" in list(tagged[0].tag_keys)
 
 
+def _union_seconds(intervals: list[tuple[datetime, datetime]]) -> float:
+    busy, reached = 0.0, None
+    for start, end in sorted(intervals):
+        start = max(start, reached) if reached else start
+        busy += max(0.0, (end - start).total_seconds())
+        reached = max(reached, end) if reached else end
+    return busy
+
+
+def test_attributed_cost_gives_each_statement_its_share_of_the_busy_warehouse_hour(ws, workload, cursor):
+    at(ws, datetime(2026, 3, 2, 16, 0, tzinfo=timezone.utc))
+    hour = datetime(2026, 3, 2, 9, 0)
+    in_hour = [r for r in ws.query_history if r.start_time < START + timedelta(hours=1)]
+    records = _rows(
+        cursor,
+        "SELECT record_id, usage_metadata.statement_id AS statement_id, usage_metadata.warehouse_id AS warehouse, "
+        "usage_unit, usage_quantity FROM system.billing.attributed_cost WHERE usage_start_time < ?",
+        datetime(2026, 3, 2, 10, 0),
+    )
+    assert sorted(r.statement_id for r in records) == sorted(r.statement_id for r in in_hour)
+    assert all(r.record_id == "cpq_" + r.statement_id and r.warehouse == ws.warehouse_id for r in records)
+    assert {r.usage_unit for r in records} == {"DBU"}
+    billed = _rows(
+        cursor,
+        "SELECT sum(usage_quantity) FROM system.billing.usage "
+        "WHERE usage_metadata.warehouse_id = ? AND usage_start_time = ?",
+        ws.warehouse_id,
+        hour,
+    )[0][0]
+    busy = _union_seconds([(r.start_time, r.end_time) for r in in_hour])
+    running_seconds = 2 * ws.warehouse.auto_stop_mins * 60 + busy
+    assert float(sum(r.usage_quantity for r in records)) == pytest.approx(
+        float(billed) * busy / running_seconds, rel=1e-6
+    )
+    work = {
+        r.statement_id: r.total_task_duration_ms + r.compilation_duration_ms + r.result_fetch_duration_ms
+        for r in in_hour
+    }
+    heaviest = max(work, key=work.__getitem__)
+    assert max(records, key=lambda r: r.usage_quantity).statement_id == heaviest
+
+
+def test_attributed_cost_waits_for_its_delay_and_is_absent_without_the_beta(ws, workload, cursor):
+    at(ws, datetime(2026, 3, 2, 16, 0, tzinfo=timezone.utc))
+    columns = [row[0] for row in _rows(cursor, "DESCRIBE TABLE system.billing.attributed_cost")]
+    assert columns[:3] == ["record_id", "usage_metadata", "identity_metadata"] and "usage_quantity" in columns
+    count = "SELECT count(*) FROM system.billing.attributed_cost"
+    assert _rows(cursor, count)[0][0] > 0
+    try:
+        ws.billing.attributed_cost_delay = timedelta(hours=1)
+        assert _rows(cursor, count)[0][0] == 0
+        ws.billing.attributed_cost_enabled = False
+        with pytest.raises(Exception, match="TABLE_OR_VIEW_NOT_FOUND"):
+            _rows(cursor, count)
+    finally:
+        ws.billing.attributed_cost_delay = timedelta(0)
+        ws.billing.attributed_cost_enabled = True
+    assert _rows(cursor, count)[0][0] > 0
+
+
 def test_timelines_slice_runs_by_the_hour(ws, workload, cursor):
     at(ws, datetime(2026, 3, 2, 16, 0, tzinfo=timezone.utc))
     runs = _rows(

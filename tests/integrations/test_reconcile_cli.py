@@ -62,6 +62,7 @@ def test_run_and_accuracy_reach_an_http_warehouse_and_report_as_table_and_json(l
     assert lines[1].split() == ["DBU", "USD"]
     assert lines[2].split()[0] == "attributed" and float(lines[2].split()[2]) > 0
     assert "span_record" in first.stdout and lines[-1].startswith("watermark ")
+    assert lines[-2].startswith("attributed_cost ") and "beside system.billing.attributed_cost" in lines[-2]
     kinds = {span.attributes["databricks.billing.unit.kind"] for span in billing}
     assert {"statement", "job_run", "pipeline_update", "warehouse_idle"} <= kinds
     summary = json.loads(second.stdout)

@@ -98,11 +98,12 @@ class World:
     receiver: OtlpReceiver
     cluster_id: str
 
-    def reconcile(self) -> ReconcileResult:
+    def reconcile(self, **options) -> ReconcileResult:
         source = SqlBillingSource(self.ws.sql_connect, clock=self.ws.clock.time)
         exporter = OTLPSpanExporter(endpoint=f"{self.receiver.endpoint}/v1/traces")
         try:
-            return Reconciler(source, exporter, StateStore(self.state), records_directory=self.records).run()
+            reconciler = Reconciler(source, exporter, StateStore(self.state), records_directory=self.records, **options)
+            return reconciler.run()
         finally:
             source.close()
             exporter.shutdown()
@@ -210,6 +211,56 @@ def test_a_rerun_emits_nothing_and_a_restatement_emits_exactly_the_delta(world):
     total_dbu, total_usd = world.priced_usage()
     assert sum(s.attributes["databricks.cost.billed_usd"] for s in world.billing_spans()) == pytest.approx(total_usd)
     assert total_dbu == pytest.approx(sum(float(r.quantity) for r in world.ws.billing.usage()))
+
+
+def statement_billing_spans(world: World) -> list[ReceivedSpan]:
+    return [s for s in world.billing_spans() if s.attributes["databricks.billing.unit.kind"] == "statement"]
+
+
+def test_statement_billing_spans_carry_databricks_attributed_cost_beside_our_apportioning(world):
+    result = world.reconcile()
+    statements = statement_billing_spans(world)
+    with world.ws.sql_connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT record_id, usage_quantity FROM system.billing.attributed_cost")
+        records = {record_id.removeprefix("cpq_"): float(quantity) for record_id, quantity in cursor.fetchall()}
+    assert len(statements) == 3 and result.compared == 3
+    for span in statements:
+        unit = span.attributes["databricks.billing.unit.id"]
+        assert span.attributes["databricks.billing.attributed_cost.dbu"] == pytest.approx(records[unit], rel=1e-9)
+        assert span.attributes["databricks.billing.attributed_cost.deviation"] == pytest.approx(0.0, abs=1e-6)
+    warehouse_dbu = sum(float(r.quantity) for r in world.ws.billing.usage() if r.usage_metadata.get("warehouse_id"))
+    assert 0 < sum(records.values()) < warehouse_dbu
+    assert "3 statements beside system.billing.attributed_cost" in result.summary()
+
+
+def test_without_the_attributed_cost_table_statements_are_billed_the_same_without_a_comparison(world, caplog):
+    world.ws.billing.attributed_cost_enabled = False
+    with caplog.at_level("INFO", logger="opentelemetry_instrumentation_databricks.reconcile.attributed_cost"):
+        result = world.reconcile()
+    total_dbu, _ = world.priced_usage()
+    billing = world.billing_spans()
+    assert result.compared == 0 and "attributed_cost" not in result.summary()
+    assert not [s for s in billing if "databricks.billing.attributed_cost.dbu" in s.attributes]
+    assert sum(s.attributes["databricks.dbu.billed"] for s in billing) == pytest.approx(total_dbu, rel=1e-9)
+    assert len(statement_billing_spans(world)) == 3
+    assert [r.message for r in caplog.records if "system.billing.attributed_cost is not readable" in r.message]
+
+
+def test_a_statement_billed_before_its_attributed_record_arrives_carries_no_comparison(world):
+    world.ws.billing.attributed_cost_delay = dt.timedelta(days=30)
+    result = world.reconcile()
+    assert result.compared == 0 and len(statement_billing_spans(world)) == 3
+    world.ws.billing.attributed_cost_delay = dt.timedelta(0)
+    assert world.reconcile().emitted == 0
+
+
+def test_attributed_cost_off_reads_nothing_from_the_table(world):
+    result = world.reconcile(attributed_cost="off")
+    assert result.compared == 0 and len(statement_billing_spans(world)) == 3
+    assert not [s for s in world.billing_spans() if "databricks.billing.attributed_cost.dbu" in s.attributes]
+    texts = [record.statement_text for record in world.ws.sql.history.records()]
+    assert any("system.billing.usage" in text for text in texts)
+    assert not any("attributed_cost" in text for text in texts)
 
 
 class StepClock:

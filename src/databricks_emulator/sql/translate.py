@@ -96,7 +96,10 @@ def _from_tree(
     if isinstance(tree, exp.Use):
         return Translation("use", "USE", target=_parts(tree.this), use_kind=_use_kind(tree))
     if isinstance(tree, exp.Describe) and isinstance(tree.this, exp.Table):
-        return Translation("describe", "DESCRIBE", result="rows", target=_parts(tree.this))
+        table = tree.this
+        return Translation(
+            "describe", "DESCRIBE", result="rows", target=_parts(table), tables=((table.catalog, table.db, table.name),)
+        )
     statement_type, result = _classify(tree)
     tree = tree.copy()
     tree = _rewrite_databases(tree)

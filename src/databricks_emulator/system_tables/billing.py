@@ -272,6 +272,8 @@ class Billing:
         ws.billing.correction_delay = timedelta(hours=1)          # RETRACTION/RESTATEMENT after restate()
         ws.billing.query_history_delay = timedelta(0)             # system.query.history
         ws.billing.timeline_delay = timedelta(0)                  # lakeflow timelines and warehouse_events
+        ws.billing.attributed_cost_delay = timedelta(0)           # system.billing.attributed_cost, after billing
+        ws.billing.attributed_cost_enabled = False                # no system.billing.attributed_cost (no Beta)
         ws.billing.rates.node_type_dbu_per_hour["i3.xlarge"] = 1.0
 
     Scripting::
@@ -290,6 +292,8 @@ class Billing:
     correction_delay: timedelta = timedelta(hours=1)
     query_history_delay: timedelta = timedelta(0)
     timeline_delay: timedelta = timedelta(0)
+    attributed_cost_delay: timedelta = timedelta(0)
+    attributed_cost_enabled: bool = True
     rates: Rates = field(default_factory=Rates.defaults)
     prices: list[PriceWindow] = field(default_factory=_default_prices)
     usage_policies: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -371,6 +375,8 @@ class Billing:
             self.correction_delay,
             self.query_history_delay,
             self.timeline_delay,
+            self.attributed_cost_delay,
+            self.attributed_cost_enabled,
             self.rates.key(),
         )
 

@@ -23,6 +23,7 @@ from ..sql.names import private_catalog
 from ..sql.service import SqlService
 from ..workspace import Workspace
 from . import billing as billing_tables
+from .attributed_cost import ATTRIBUTED_COST, attributed_rows
 from .billing import Billing, UsageRow
 from .compute import WAREHOUSE_EVENTS, RunningPeriod, running_periods, warehouse_event_rows
 from .lakeflow import (
@@ -42,6 +43,7 @@ CATALOG = "system"
 SPECS: tuple[TableSpec, ...] = (
     billing_tables.USAGE,
     billing_tables.LIST_PRICES,
+    ATTRIBUTED_COST,
     HISTORY,
     JOB_RUN_TIMELINE,
     JOB_TASK_RUN_TIMELINE,
@@ -72,10 +74,19 @@ class Derivation:
         snapshot, account = self.snapshot, self.billing.account_id
         now = snapshot.now
         timelines = now - self.billing.timeline_delay.total_seconds()
+        history = now - self.billing.query_history_delay.total_seconds()
         producers: dict[str, Callable[[], list[tuple]]] = {
             "usage": lambda: billing_tables.usage_values(self.usage, account, snapshot.workspace_id, now),
             "list_prices": lambda: billing_tables.price_values(self.billing.prices, account),
-            "history": lambda: history_rows(snapshot, account, now - self.billing.query_history_delay.total_seconds()),
+            "history": lambda: history_rows(snapshot, account, history),
+            "attributed_cost": lambda: attributed_rows(
+                snapshot,
+                self.usage,
+                self.periods,
+                account,
+                history_visible_before=history,
+                billing_visible_before=now - self.billing.attributed_cost_delay.total_seconds(),
+            ),
             "job_run_timeline": lambda: job_run_rows(snapshot, account, timelines),
             "job_task_run_timeline": lambda: job_task_rows(snapshot, account, timelines),
             "pipeline_update_timeline": lambda: pipeline_update_rows(snapshot, account, timelines),
@@ -117,6 +128,8 @@ class SystemTables:
             return
         with self._lock:
             self.reads += 1
+            if ATTRIBUTED_COST in wanted and not self._offer(ATTRIBUTED_COST, self.billing.attributed_cost_enabled):
+                wanted.remove(ATTRIBUTED_COST)
             versions = {spec: self._version(spec) for spec in wanted}
             stale = [spec for spec, version in versions.items() if self._versions.get(spec) != version]
             if not stale:
@@ -126,6 +139,16 @@ class SystemTables:
                 replace_rows(self._cursor, self._database, spec, derivation.rows(spec))
                 self._versions[spec] = versions[spec]
             self.refreshes += 1
+
+    def _offer(self, spec: TableSpec, enabled: bool) -> bool:
+        """Create ``spec``'s table when ``enabled``, else drop it (a Beta table the account does not have)."""
+        assert self._cursor is not None
+        if enabled:
+            self._cursor.execute(spec.create_sql(self._database))
+        else:
+            self._cursor.execute(f"DROP TABLE IF EXISTS {spec.qualified(self._database)}")
+            self._versions.pop(spec, None)
+        return enabled
 
     def _version(self, spec: TableSpec) -> tuple:
         """What ``spec``'s rows depend on: list prices on ``ws.billing`` only, query history on the statements and

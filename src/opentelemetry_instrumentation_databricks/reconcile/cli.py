@@ -198,8 +198,10 @@ def result_table(result: Any) -> str:
         f"{'unattributed':24}{result.unattributed_dbu:12.4f}  {result.unattributed_usd:12.4f}",
         f"parents                 {parents}",
         f"skipped rows            {result.malformed_rows} malformed, {result.unpriced_rows} unpriced",
-        f"watermark               {result.watermark}",
     ]
+    if result.comparison():
+        lines.append(f"attributed_cost         {result.comparison()}")
+    lines.append(f"watermark               {result.watermark}")
     return "\n".join(lines)
 
 

@@ -36,6 +36,9 @@ from opentelemetry.sdk._configuration import _OTelSDKConfigurator
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from ..config import Option, finite_number, parse_bool
+from .attributed_cost import QUANTITY_COLUMNS
+from .attributed_cost import SETTING_VARIABLE as BILLING_ATTRIBUTED_COST
+from .attributed_cost import parse_setting as parse_attributed_cost
 from .attribution import MAX_TAG_KEYS, parse_tag_keys
 from .wiring import MAX_DISCOUNT, parse_discount
 
@@ -125,6 +128,17 @@ RECONCILE_OPTIONS: tuple[Option, ...] = (
         "span-time record, else the statement's query tags, else the cluster/job/pipeline ``custom_tags``. Read by "
         "the span-time recorder, the processor and the reconciler.",
         "none",
+    ),
+    Option(
+        "billing_attributed_cost",
+        BILLING_ATTRIBUTED_COST,
+        "auto",
+        parse_attributed_cost,
+        "``auto``: the reconciler puts Databricks' own per-statement figure from ``system.billing.attributed_cost`` "
+        "(Beta) beside its apportioned one on statement billing spans, when the table is readable; ``off``; or the "
+        "name of the table's quantity column, when it is none of "
+        + ", ".join(f"``{column}``" for column in QUANTITY_COLUMNS)
+        + ".",
     ),
 )
 """The configurator's environment variables. Every one is read the same way: a bad value logs one warning naming

@@ -79,11 +79,17 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from ..attributes import (
+    BILLING_ATTRIBUTED_COST_DBU,
+    BILLING_ATTRIBUTED_COST_DEVIATION,
     BILLING_ATTRIBUTION_SOURCE,
+    BILLING_DBU_TOTAL,
     BILLING_DELTA,
     BILLING_PARENT,
+    BILLING_ROWS,
     BILLING_UNIT_ID,
     BILLING_UNIT_KIND,
+    BILLING_UNPRICED_ROWS,
+    BILLING_USD_TOTAL,
     CLUSTER_ID,
     COMPUTE_TYPE,
     COST_ATTRIBUTION,
@@ -95,6 +101,7 @@ from ..attributes import (
     WAREHOUSE_ID,
 )
 from ..version import __version__
+from .attributed_cost import AUTO, AttributedCost, deviation
 from .attribution import CONTEXT_ATTRIBUTES, attribution, compute_type_of, metric_labels
 from .keys import CLUSTER, NOTEBOOK, STATEMENT
 from .metrics import BilledCostMetrics
@@ -113,10 +120,6 @@ MAX_BILLED_SERIES = 2_000
 """At most this many label sets for billed metrics; a unit that would open another goes into the series of its
 unit kind and attribution alone (no other label), so the metric never grows without bound."""
 SERVICE_NAME = "databricks-otel-reconciler"
-BILLING_DBU_TOTAL = "databricks.billing.dbu_total"
-BILLING_USD_TOTAL = "databricks.billing.usd_total"
-BILLING_ROWS = "databricks.billing.rows"
-BILLING_UNPRICED_ROWS = "databricks.billing.unpriced_rows"
 
 
 class ExportFailed(RuntimeError):
@@ -137,13 +140,25 @@ class ReconcileResult:
     watermark: str | None = None
     slices: int = 0
     parents: dict[str, int] = field(default_factory=dict)
+    compared: int = 0
+    """Statements billed beside a ``system.billing.attributed_cost`` record."""
+    compared_absolute_deviation: float = 0.0
+    """The sum of their ``|apportioned - attributed| / attributed``."""
+
+    def comparison(self) -> str | None:
+        """How far our apportioning is from ``system.billing.attributed_cost``; ``None`` when nothing was compared."""
+        if not self.compared:
+            return None
+        mean = self.compared_absolute_deviation / self.compared
+        return f"{self.compared} statements beside system.billing.attributed_cost, mean |deviation| {mean:.1%}"
 
     def summary(self) -> str:
+        compared = f"; {self.comparison()}" if self.compared else ""
         return (
             f"{self.emitted} billing spans ({self.restatements} corrections, {self.recovered} recovered); "
             f"attributed {self.attributed_dbu:.4f} DBU / ${self.attributed_usd:.4f}, unattributed "
             f"{self.unattributed_dbu:.4f} DBU / ${self.unattributed_usd:.4f}; malformed rows {self.malformed_rows}, "
-            f"unpriced rows {self.unpriced_rows}; watermark {self.watermark}"
+            f"unpriced rows {self.unpriced_rows}; watermark {self.watermark}{compared}"
         )
 
 
@@ -163,8 +178,11 @@ class Reconciler:
         watermark_overlap_days: int = 1,
         slice_rows: int = 1_000_000,
         clock: Callable[[], float] | None = None,
+        attributed_cost: str = AUTO,
     ) -> None:
         self.source = source
+        rows = getattr(source, "rows", None)
+        self.attributed_cost = AttributedCost(rows, attributed_cost) if callable(rows) else None
         self.exporter = exporter
         self.state = state
         self.records_directory = records_directory
@@ -202,14 +220,19 @@ class Reconciler:
         exporter: SpanExporter | None = None,
         meter_provider: MeterProvider | None = None,
         tag_keys: Sequence[str] | None = None,
+        attributed_cost: str | None = None,
     ) -> Reconciler:
         """A reconciler wired from ``DATABRICKS_*`` and ``OTEL_*`` environment variables (see :mod:`.wiring`;
-        user tag keys from ``OTEL_INSTRUMENTATION_DATABRICKS_BILLING_TAG_KEYS``); the arguments override them."""
+        user tag keys from ``OTEL_INSTRUMENTATION_DATABRICKS_BILLING_TAG_KEYS``, the attributed-cost comparison from
+        ``OTEL_INSTRUMENTATION_DATABRICKS_BILLING_ATTRIBUTED_COST``); the arguments override them."""
         from .configurator import reconcile_settings
         from .wiring import build_meter_provider, build_span_exporter, connection_factory
 
+        settings = reconcile_settings(os.environ)
         if tag_keys is None:
-            tag_keys = reconcile_settings(os.environ)["billing_tag_keys"]
+            tag_keys = settings["billing_tag_keys"]
+        if attributed_cost is None:
+            attributed_cost = settings["billing_attributed_cost"]
         state = StateStore(state_path)
         source = SqlBillingSource(
             connection_factory(host, http_path, warehouse_id, token), discount=discount, tag_keys=tag_keys
@@ -223,6 +246,7 @@ class Reconciler:
             if meter_provider is not None
             else build_meter_provider(reconciler_resource(state)),
             lookback_days=lookback_days,
+            attributed_cost=attributed_cost,
         )
 
     def run(self) -> ReconcileResult:
@@ -255,9 +279,10 @@ class Reconciler:
             for start in range(0, len(costs), _COMMIT_BATCH):
                 batch = costs[start : start + _COMMIT_BATCH]
                 emitted = self.state.emitted(cost.unit for cost in batch)
+                attributed = self._attributed([cost for cost in batch if _changed(cost, emitted.get(cost.unit))])
                 entries = []
                 for cost in batch:
-                    entry = self._entry(cost, emitted.get(cost.unit), records, result)
+                    entry = self._entry(cost, emitted.get(cost.unit), records, result, attributed.get(cost.unit_id))
                     if entry is not None:
                         entries.append(entry)
                 self.state.stage(entries, {})
@@ -275,6 +300,13 @@ class Reconciler:
         return result
 
     # building the deltas
+    def _attributed(self, costs: Sequence[BilledCost]) -> dict[str, float]:
+        """``system.billing.attributed_cost``'s DBUs for the statements among ``costs`` (read only for those about to
+        be emitted)."""
+        if self.attributed_cost is None:
+            return {}
+        return self.attributed_cost.dbu(cost.unit_id for cost in costs if cost.kind == STATEMENT)
+
     def _records(self, costs: Sequence[BilledCost]) -> SpanIdRecords:
         if self.records_directory is None:
             return SpanIdRecords()
@@ -282,13 +314,17 @@ class Reconciler:
         return SpanIdRecords.load(self.records_directory, units=wanted)
 
     def _entry(
-        self, cost: BilledCost, previous: Emitted | None, records: SpanIdRecords, result: ReconcileResult
+        self,
+        cost: BilledCost,
+        previous: Emitted | None,
+        records: SpanIdRecords,
+        result: ReconcileResult,
+        attributed_dbu: float | None = None,
     ) -> OutboxEntry | None:
-        usd = cost.usd or 0.0
-        delta_dbu = cost.dbu - (previous.dbu if previous else 0.0)
-        delta_usd = usd - (previous.usd if previous else 0.0)
-        if abs(delta_dbu) < _EPSILON and abs(delta_usd) < _EPSILON:
+        if not _changed(cost, previous):
             return None
+        usd = cost.usd or 0.0
+        delta_dbu, delta_usd = _delta(cost, previous)
         emission = (previous.emissions if previous else 0) + 1
         if previous is not None:
             result.restatements += 1
@@ -325,6 +361,13 @@ class Reconciler:
         }
         if cost.unpriced_rows:
             attributes[BILLING_UNPRICED_ROWS] = cost.unpriced_rows
+        if attributed_dbu is not None and cost.kind == STATEMENT:
+            attributes[BILLING_ATTRIBUTED_COST_DBU] = attributed_dbu
+            off = deviation(cost.dbu, attributed_dbu)
+            if off is not None:
+                attributes[BILLING_ATTRIBUTED_COST_DEVIATION] = off
+                result.compared += 1
+                result.compared_absolute_deviation += abs(off)
         estimated = [r.estimated_usd for r in matched if r.estimated_usd is not None]
         if estimated and usd > 0:
             attributes[COST_ESTIMATE_ERROR] = (sum(estimated) - usd) / usd
@@ -427,6 +470,15 @@ def _record_unit(cost: BilledCost) -> tuple[str, str]:
     if cost.kind in (NOTEBOOK, CLUSTER):
         return cost.kind, cost.unit_id.rsplit("/", 1)[0]
     return cost.unit
+
+
+def _delta(cost: BilledCost, previous: Emitted | None) -> tuple[float, float]:
+    """DBUs and dollars of ``cost`` not yet emitted."""
+    return cost.dbu - (previous.dbu if previous else 0.0), (cost.usd or 0.0) - (previous.usd if previous else 0.0)
+
+
+def _changed(cost: BilledCost, previous: Emitted | None) -> bool:
+    return any(abs(delta) >= _EPSILON for delta in _delta(cost, previous))
 
 
 def _matching_records(cost: BilledCost, records: list[SpanRecord]) -> list[SpanRecord]:

@@ -23,6 +23,8 @@ Grants (a metastore admin runs them; an account admin first enables the ``billin
     GRANT SELECT ON TABLE system.query.history TO `reconciler`;
     GRANT USE SCHEMA ON SCHEMA system.compute TO `reconciler`;
     GRANT SELECT ON TABLE system.compute.warehouse_events TO `reconciler`;
+    -- optional: Databricks' own per-statement figure beside ours (Beta; see .attributed_cost)
+    GRANT SELECT ON TABLE system.billing.attributed_cost TO `reconciler`;
 
 A schema that is not enabled or not granted raises ONE :class:`SystemTablesUnavailable` naming the schema and the
 missing grant. Malformed rows (missing ids, non-numeric amounts, unknown kinds) are counted in
